@@ -1,0 +1,138 @@
+// An in-memory view of everything in the store that IPAM decisions need: pools (validated),
+// the union of reserved IPs, allocations and attachments. Built from a full list, then kept
+// current by applying watch events one by one (no rebuild per change).
+//
+// Applying is idempotent and order-tolerant per key: an event older than what the view
+// already holds for that key is ignored, so a writer may apply its own committed changes at
+// once and still apply the watch's copy of them later.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ipam/ip_set.h"
+#include "ipam/model.h"
+#include "ipam/store/store.h"
+#include "ipam/validation.h"
+
+namespace ipfence::ipam {
+
+struct StoredAllocation {
+  Allocation allocation;
+  IpAddress ip;
+  std::int64_t create_revision = 0;
+  std::int64_t mod_revision = 0;
+};
+
+struct StoredAttachment {
+  Attachment attachment;
+  std::int64_t mod_revision = 0;
+};
+
+// Counts of a pool. total = ips - excludeIPs (Spiderpool's totalIPCount); the other three
+// partition it: total = allocated + reserved + available (+ quarantined, later).
+struct PoolCounts {
+  std::uint64_t total = 0;
+  std::uint64_t allocated = 0;        // held by an attachment (reserved or not)
+  std::uint64_t reserved = 0;         // reserved and not allocated
+  std::uint64_t reserved_in_use = 0;  // allocated and reserved since (the seed's "grandfathered")
+  std::uint64_t available = 0;        // what a new allocation could get
+};
+
+struct PoolState {
+  SpiderIPPool pool;  // metadata.resource_version = the key's mod_revision
+  PoolRanges ranges;
+  std::map<u128, StoredAllocation> allocations;  // by address value
+  IpSet allocated{IpFamily::v4};
+};
+
+class ClusterState {
+ public:
+  // Problems met while loading (an object that no longer validates, an unreadable record).
+  // They never stop the load: the object is skipped and the problem kept here.
+  struct Problem {
+    std::string key;
+    std::string message;
+  };
+
+  ClusterState() = default;
+  static ClusterState from_list(const store::ListResult& list);
+
+  // Applies one change; returns true when the view changed.
+  bool apply(const store::Event& event);
+  // Applies a put or delete the caller committed itself at `revision`.
+  void apply_put(const std::string& key, const std::string& value, std::int64_t revision,
+                 std::int64_t create_revision);
+  void apply_delete(const std::string& key, std::int64_t revision);
+
+  std::int64_t revision() const { return revision_; }  // highest revision applied
+  const std::vector<Problem>& problems() const { return problems_; }
+
+  const PoolState* pool(const std::string& name) const;
+  const std::map<std::string, PoolState>& pools() const { return pools_; }
+  // Names of pools with spec.default = true of this family, sorted.
+  std::vector<std::string> default_pools(IpFamily family) const;
+  // Which pool's usable range holds this IP (pools never overlap: see objects.cpp).
+  const PoolState* pool_containing(const IpAddress& ip) const;
+
+  const std::map<std::string, SpiderReservedIP>& reserved_objects() const { return reserved_; }
+  const IpSet& reserved(IpFamily family) const;
+  // Names of the SpiderReservedIP objects naming this IP.
+  std::vector<std::string> reserved_by(const IpAddress& ip) const;
+
+  const std::map<std::string, SpiderMultusConfig>& multus_configs() const { return multus_; }
+
+  const StoredAllocation* allocation(const IpAddress& ip) const;
+  const StoredAttachment* attachment(const std::string& container_id,
+                                     const std::string& ifname) const;
+  const std::map<std::pair<std::string, std::string>, StoredAttachment>& attachments() const {
+    return attachments_;
+  }
+
+  // Store revisions of the guard keys (0 when absent): every pool write and every reserved
+  // write bumps its guard, and allocations compare the reserved guard, so that a reservation
+  // and an allocation of the same IP can never both succeed.
+  std::int64_t pools_guard() const { return pools_guard_; }
+  std::int64_t reserved_guard() const { return reserved_guard_; }
+
+  // usable - reserved - allocated: what a new allocation may take. Cached per pool; the
+  // cache is kept up to date by allocation changes and dropped on pool/reserved changes.
+  const IpSet& available(const std::string& pool) const;
+  PoolCounts counts(const std::string& pool) const;
+
+ private:
+  void put_pool(const std::string& name, const std::string& value, std::int64_t revision);
+  void put_reserved(const std::string& name, const std::string& value, std::int64_t revision);
+  void put_allocation(const std::string& key, const std::string& value, std::int64_t revision,
+                      std::int64_t create_revision);
+  void delete_allocation(const std::string& key, std::int64_t revision);
+  void rebuild_reserved();
+  void note_problem(const std::string& key, std::string message);
+
+  std::int64_t revision_ = 0;
+  std::map<std::string, PoolState> pools_;
+  std::map<std::string, SpiderReservedIP> reserved_;
+  IpSet reserved_v4_{IpFamily::v4};
+  IpSet reserved_v6_{IpFamily::v6};
+  std::map<std::string, SpiderMultusConfig> multus_;
+  std::map<std::pair<std::string, std::string>, StoredAttachment> attachments_;
+  // Allocations whose pool is not (yet) known: kept so that counts are right once it is.
+  std::map<std::string, StoredAllocation> orphan_allocations_;
+  // Per key: the last revision applied, including deletes (tombstones), for idempotence.
+  std::map<std::string, std::int64_t> key_revisions_;
+  std::int64_t pools_guard_ = 0;
+  std::int64_t reserved_guard_ = 0;
+  std::vector<Problem> problems_;
+  mutable std::map<std::string, IpSet> available_cache_;
+};
+
+namespace keys {
+inline constexpr const char* kPoolsGuard = "guards/pools";
+inline constexpr const char* kReservedGuard = "guards/reserved";
+}  // namespace keys
+
+}  // namespace ipfence::ipam
