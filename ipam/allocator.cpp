@@ -1,0 +1,386 @@
+#include "ipam/allocator.h"
+
+#include <algorithm>
+#include <set>
+
+#include "ipam/clock.h"
+
+namespace ipfence::ipam {
+namespace {
+
+std::string join(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string out;
+  for (const auto& part : parts) {
+    if (!out.empty()) out += separator;
+    out += part;
+  }
+  return out;
+}
+
+std::string holder_text(const Allocation& a) {
+  std::string pod = a.pod_name.empty() ? "<unknown pod>" : a.pod_namespace + "/" + a.pod_name;
+  return "pod " + pod + " (container " + a.container_id + ", interface " + a.ifname + ")";
+}
+
+// "10.6.168.133/16" -> 10.6.168.133; CNI's args.cni.ips may carry a prefix length.
+Result<IpAddress> parse_wanted_ip(const std::string& text) {
+  auto slash = text.find('/');
+  return IpAddress::parse(slash == std::string::npos ? text : text.substr(0, slash));
+}
+
+}  // namespace
+
+Result<IpAddress> choose_ip(const ClusterState& state, const std::string& pool_name,
+                            std::optional<u128> cursor, const std::optional<IpAddress>& wanted) {
+  const PoolState* pool = state.pool(pool_name);
+  if (!pool) return make_error(ErrorCode::not_found, "IPPool " + pool_name + ": not found");
+  const PoolRanges& ranges = pool->ranges;
+
+  if (wanted) {
+    const std::string ip = wanted->to_string();
+    auto refuse = [&](const std::string& why) {
+      return make_error(ErrorCode::ip_unavailable,
+                        "IP " + ip + " is not available in IPPool " + pool_name + ": " + why);
+    };
+    if (wanted->family() != ranges.family || !ranges.ips.contains(wanted->value()))
+      return refuse("it is not in spec.ips");
+    if (ranges.exclude.contains(wanted->value())) return refuse("it is in spec.excludeIPs");
+    if (ranges.gateway && *ranges.gateway == *wanted) return refuse("it is the pool's gateway");
+    if (auto* holder = state.allocation(*wanted))
+      return refuse("it is allocated to " + holder_text(holder->allocation));
+    if (auto names = state.reserved_by(*wanted); !names.empty())
+      return refuse("it is reserved by SpiderReservedIP " + join(names, ", "));
+    return *wanted;
+  }
+
+  const IpSet& available = state.available(pool_name);
+  // Next-fit: start just after the last IP handed out, so that a just-released IP is not
+  // handed out again at once (an outside ARP cache may still map it to the old MAC).
+  std::optional<u128> pick;
+  if (cursor && *cursor != family_max(ranges.family))
+    pick = available.next_fit(*cursor + 1);
+  else
+    pick = available.next_fit(0);
+  if (!pick) return make_error(ErrorCode::exhausted, exhausted_message(state, {pool_name}));
+  return IpAddress(ranges.family, *pick);
+}
+
+std::string exhausted_message(const ClusterState& state, const std::vector<std::string>& pools) {
+  std::vector<std::string> parts;
+  for (const auto& name : pools) {
+    PoolCounts c = state.counts(name);
+    std::string why = std::to_string(c.total) + " IPs";
+    std::vector<std::string> uses;
+    if (c.reserved) uses.push_back(std::to_string(c.reserved) + " reserved");
+    if (c.allocated) {
+      std::string allocated = std::to_string(c.allocated) + " allocated";
+      if (c.reserved_in_use)
+        allocated += " (" + std::to_string(c.reserved_in_use) + " of them reserved since)";
+      uses.push_back(allocated);
+    }
+    if (!uses.empty()) why += ": " + join(uses, ", ");
+    parts.push_back("IPPool " + name + ": all IPs have been exhausted (" + why + ")");
+  }
+  return join(parts, "; ");
+}
+
+Allocator::Allocator(store::Store& store, Options options)
+    : store_(store), options_(std::move(options)) {
+  if (!options_.now) options_.now = [] { return rfc3339_now(); };
+}
+
+Status Allocator::resync() {
+  IPF_ASSIGN_OR_RETURN(auto list, store_.list(""));
+  IPF_ASSIGN_OR_RETURN(watch_, store_.watch("", list.revision));
+  state_ = ClusterState::from_list(list);
+  cursors_.clear();
+  loaded_ = true;
+  return {};
+}
+
+Result<Allocator::CatchUp> Allocator::catch_up(std::chrono::milliseconds timeout) {
+  CatchUp out;
+  if (!loaded_) {
+    IPF_TRY(resync());
+    out.resynced = true;
+    return out;
+  }
+  auto events = watch_->next(timeout);
+  if (!events && events.error().code == ErrorCode::compacted) {
+    IPF_TRY(resync());
+    out.resynced = true;
+    return out;
+  }
+  if (!events) return events.error();
+  for (auto& event : *events)
+    if (state_.apply(event)) out.events.push_back(std::move(event));
+  return out;
+}
+
+std::optional<u128> Allocator::cursor_for(const std::string& pool_name) {
+  if (auto it = cursors_.find(pool_name); it != cursors_.end()) return it->second;
+  const PoolState* pool = state_.pool(pool_name);
+  if (!pool) return std::nullopt;
+  // Start after the newest allocation, as if this process had handed it out.
+  const StoredAllocation* newest = nullptr;
+  for (const auto& [value, stored] : pool->allocations)
+    if (!newest || stored.create_revision > newest->create_revision) newest = &stored;
+  if (newest && options_.cursor_offset == 0.0) return newest->ip.value();
+  if (options_.cursor_offset > 0.0 && !pool->ranges.usable.empty()) {
+    auto intervals = pool->ranges.usable.intervals();
+    u128 first = intervals.front().first, last = intervals.back().last;
+    auto span = static_cast<long double>(last - first);
+    return first + static_cast<u128>(span * options_.cursor_offset);
+  }
+  return std::nullopt;
+}
+
+Result<AllocateResult> Allocator::allocate(const AllocateRequest& request) {
+  if (request.identity.container_id.empty())
+    return make_error(ErrorCode::invalid_argument, "containerID is required");
+  if (request.identity.ifname.empty())
+    return make_error(ErrorCode::invalid_argument, "ifname is required");
+  for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
+    IPF_TRY(catch_up());
+    bool retry = false;
+    auto result = try_allocate(request, retry);
+    if (!retry) return result;
+  }
+  return make_error(ErrorCode::conflict,
+                    "gave up after " + std::to_string(options_.max_attempts) +
+                        " attempts: other writers kept changing the same pools; try again");
+}
+
+Result<AllocateResult> Allocator::try_allocate(const AllocateRequest& request, bool& retry) {
+  const auto& id = request.identity;
+  if (auto* existing = state_.attachment(id.container_id, id.ifname))
+    return result_of(existing->attachment, true);
+
+  // Specific IPs, at most one per family.
+  std::map<IpFamily, IpAddress> wanted;
+  for (std::size_t i = 0; i < request.ips.size(); ++i) {
+    auto ip = parse_wanted_ip(request.ips[i]);
+    if (!ip) return ip.error().wrap("ips[" + std::to_string(i) + "]");
+    if (!wanted.emplace(ip->family(), *ip).second)
+      return make_error(ErrorCode::invalid_argument,
+                        "ips: more than one " + std::string(family_name(ip->family())) +
+                            " address asked for; an interface gets at most one per family");
+  }
+
+  std::vector<std::pair<IpFamily, std::vector<std::string>>> families;
+  if (request.ipv4_pools.empty() && request.ipv6_pools.empty()) {
+    for (IpFamily f : {IpFamily::v4, IpFamily::v6})
+      if (auto pools = state_.default_pools(f); !pools.empty()) families.emplace_back(f, pools);
+  } else {
+    if (!request.ipv4_pools.empty()) families.emplace_back(IpFamily::v4, request.ipv4_pools);
+    if (!request.ipv6_pools.empty()) families.emplace_back(IpFamily::v6, request.ipv6_pools);
+  }
+  if (families.empty())
+    return make_error(ErrorCode::no_pool,
+                      "no IP pool selected: set default_ipv4_ippool/default_ipv6_ippool in the "
+                      "CNI config, annotate the pod with ipam.spidernet.io/ippool, or mark a "
+                      "SpiderIPPool with spec.default: true");
+  for (const auto& [family, ip] : wanted) {
+    bool served = std::any_of(families.begin(), families.end(),
+                              [&](const auto& f) { return f.first == family; });
+    if (!served)
+      return make_error(ErrorCode::invalid_argument,
+                        "ips: " + ip.to_string() + " is " + std::string(family_name(family)) +
+                            " but no " + std::string(family_name(family)) + " pool is selected");
+  }
+
+  // Pick one IP per family; all-or-nothing across families.
+  struct Pick {
+    IpAddress ip;
+    const PoolState* pool;
+  };
+  std::vector<Pick> picks;
+  for (const auto& [family, candidates] : families) {
+    std::vector<std::string> reasons;
+    ErrorCode code = ErrorCode::not_found;
+    std::optional<Pick> pick;
+    auto want = wanted.count(family) ? std::optional<IpAddress>(wanted.at(family)) : std::nullopt;
+    for (const auto& name : candidates) {
+      const PoolState* pool = state_.pool(name);
+      if (!pool) {
+        reasons.push_back("IPPool " + name + ": not found");
+        continue;
+      }
+      if (pool->ranges.family != family) {
+        reasons.push_back("IPPool " + name + " is " +
+                          std::string(family_name(pool->ranges.family)) + ", listed as " +
+                          std::string(family_name(family)));
+        code = ErrorCode::invalid_argument;
+        continue;
+      }
+      if (pool->pool.spec.disable) {
+        reasons.push_back("IPPool " + name + " is disabled (spec.disable: true)");
+        code = ErrorCode::exhausted;
+        continue;
+      }
+      if (want && !pool->ranges.ips.contains(want->value()) && candidates.size() > 1) {
+        reasons.push_back("IPPool " + name + " does not contain " + want->to_string());
+        continue;
+      }
+      auto ip = choose_ip(state_, name, want ? std::nullopt : cursor_for(name), want);
+      if (ip) {
+        pick = Pick{*ip, pool};
+        break;
+      }
+      reasons.push_back(ip.error().message);
+      if (ip.error().code == ErrorCode::ip_unavailable || code != ErrorCode::ip_unavailable)
+        code = ip.error().code;
+    }
+    if (!pick) return make_error(code, join(reasons, "; "));
+    picks.push_back(*pick);
+  }
+
+  // One transaction claims the attachment and every IP, on the pool specs and reserved set
+  // this choice was made from.
+  store::Txn txn;
+  std::string attachment_key = keys::attachment(id.container_id, id.ifname);
+  txn.compares.push_back(store::Compare::absent(attachment_key));
+  txn.compares.push_back(store::Compare::unchanged(keys::kReservedGuard, state_.reserved_guard()));
+  Attachment attachment{id.container_id, id.ifname, {}};
+  std::string created = options_.now();
+  std::vector<std::pair<std::string, std::string>> puts;
+  for (const auto& pick : picks) {
+    const std::string& pool = pick.pool->pool.metadata.name;
+    Allocation record = id;
+    record.ip = pick.ip.to_string();
+    record.pool = pool;
+    record.node = id.node.empty() ? options_.node : id.node;
+    record.created = created;
+    std::string key = keys::ip(pool, record.ip);
+    txn.compares.push_back(store::Compare::absent(key));
+    txn.compares.push_back(
+        store::Compare::unchanged(keys::pool(pool), pick.pool->pool.metadata.resource_version));
+    puts.emplace_back(key, nlohmann::json(record).dump());
+    attachment.ips.push_back({pool, record.ip});
+  }
+  puts.emplace_back(attachment_key, nlohmann::json(attachment).dump());
+  for (const auto& [key, value] : puts) txn.ops.push_back(store::Op::put(key, value));
+
+  IPF_ASSIGN_OR_RETURN(auto committed, store_.commit(txn));
+  if (!committed.succeeded) {
+    // Someone else won: move past the IPs we lost so the next attempt does not collide again.
+    for (const auto& pick : picks)
+      if (std::count(committed.failed_keys.begin(), committed.failed_keys.end(),
+                     keys::ip(pick.pool->pool.metadata.name, pick.ip.to_string())))
+        cursors_[pick.pool->pool.metadata.name] = pick.ip.value();
+    retry = true;
+    return make_error(ErrorCode::conflict, "transaction lost a race");
+  }
+  for (const auto& [key, value] : puts)
+    state_.apply_put(key, value, committed.revision, committed.revision);
+  for (const auto& pick : picks) cursors_[pick.pool->pool.metadata.name] = pick.ip.value();
+  return result_of(attachment, false);
+}
+
+Result<AllocateResult> Allocator::result_of(const Attachment& attachment, bool existing) const {
+  AllocateResult result;
+  result.existing = existing;
+  std::set<std::string> route_dsts;
+  for (const auto& held : attachment.ips) {
+    IPF_ASSIGN_OR_RETURN(IpAddress ip, IpAddress::parse(held.ip));
+    AllocatedIp out{ip, held.pool, IpPrefix{ip, static_cast<std::uint8_t>(ip.is_v4() ? 32 : 128)},
+                    std::nullopt};
+    if (const PoolState* pool = state_.pool(held.pool)) {
+      out.address.length = pool->ranges.subnet.length;
+      out.gateway = pool->ranges.gateway;
+      for (const auto& route : pool->pool.spec.routes)
+        if (route_dsts.insert(route.dst).second) result.routes.push_back(route);
+      // Like Spiderpool: a pool with a gateway gives the pod a default route through it,
+      // unless the pool's own routes already name a default route of this family.
+      if (out.gateway) {
+        std::string dst = ip.is_v4() ? "0.0.0.0/0" : "::/0";
+        if (route_dsts.insert(dst).second)
+          result.routes.push_back(Route{dst, out.gateway->to_string()});
+      }
+    }
+    result.ips.push_back(out);
+  }
+  std::stable_sort(result.ips.begin(), result.ips.end(),
+                   [](const AllocatedIp& a, const AllocatedIp& b) {
+                     return a.ip.is_v4() && !b.ip.is_v4();
+                   });
+  return result;
+}
+
+Result<ReleaseResult> Allocator::release(const std::string& container_id,
+                                         const std::string& ifname) {
+  for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
+    IPF_TRY(catch_up());
+    const StoredAttachment* stored = state_.attachment(container_id, ifname);
+    if (!stored) return ReleaseResult{};  // nothing held: releasing again is fine
+
+    store::Txn txn;
+    std::string attachment_key = keys::attachment(container_id, ifname);
+    txn.compares.push_back(store::Compare::unchanged(attachment_key, stored->mod_revision));
+    ReleaseResult result;
+    for (const auto& held : stored->attachment.ips) {
+      auto ip = IpAddress::parse(held.ip);
+      const StoredAllocation* allocation = ip ? state_.allocation(*ip) : nullptr;
+      // Only delete an IP key that this attachment really owns.
+      if (!allocation || allocation->allocation.container_id != container_id ||
+          allocation->allocation.ifname != ifname)
+        continue;
+      std::string key = keys::ip(held.pool, held.ip);
+      txn.compares.push_back(store::Compare::unchanged(key, allocation->mod_revision));
+      txn.ops.push_back(store::Op::del(key));
+      result.released.push_back(held);
+    }
+    txn.ops.push_back(store::Op::del(attachment_key));
+
+    IPF_ASSIGN_OR_RETURN(auto committed, store_.commit(txn));
+    if (!committed.succeeded) continue;
+    for (const auto& op : txn.ops) state_.apply_delete(op.key, committed.revision);
+    return result;
+  }
+  return make_error(ErrorCode::conflict, "release of " + container_id + "/" + ifname +
+                                             " kept racing with other writers; try again");
+}
+
+Result<AllocateResult> Allocator::lookup(const std::string& container_id,
+                                         const std::string& ifname) {
+  IPF_TRY(catch_up());
+  const StoredAttachment* stored = state_.attachment(container_id, ifname);
+  if (!stored)
+    return make_error(ErrorCode::not_found, "no IP is allocated to container " + container_id +
+                                                " interface " + ifname);
+  return result_of(stored->attachment, true);
+}
+
+GcResult Allocator::gc(const std::string& network,
+                       const std::vector<std::pair<std::string, std::string>>& valid) {
+  GcResult result;
+  if (auto caught = catch_up(); !caught) {
+    result.errors.push_back(caught.error().message);
+    return result;
+  }
+  std::set<std::pair<std::string, std::string>> keep(valid.begin(), valid.end());
+  std::vector<std::pair<std::string, std::string>> stale;
+  for (const auto& [ids, stored] : state_.attachments()) {
+    if (keep.count(ids)) continue;
+    bool in_network = false;
+    for (const auto& held : stored.attachment.ips) {
+      auto ip = IpAddress::parse(held.ip);
+      const StoredAllocation* allocation = ip ? state_.allocation(*ip) : nullptr;
+      if (allocation && allocation->allocation.network == network) in_network = true;
+    }
+    if (in_network) stale.push_back(ids);
+  }
+  for (const auto& [container_id, ifname] : stale) {
+    auto released = release(container_id, ifname);
+    if (!released) {
+      result.errors.push_back(container_id + "/" + ifname + ": " + released.error().message);
+      continue;
+    }
+    GcResult::Released entry{container_id, ifname, {}};
+    for (const auto& held : released->released) entry.ips.push_back(held.ip);
+    result.released.push_back(std::move(entry));
+  }
+  return result;
+}
+
+}  // namespace ipfence::ipam

@@ -1,0 +1,291 @@
+#include "ipam/cluster_state.h"
+
+#include <algorithm>
+
+namespace ipfence::ipam {
+namespace {
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+std::string after(const std::string& s, const char* prefix) {
+  return s.substr(std::char_traits<char>::length(prefix));
+}
+
+// "ips/<pool>/<ip>" -> {pool, ip}
+std::optional<std::pair<std::string, std::string>> split_ip_key(const std::string& key) {
+  std::string rest = after(key, keys::kIps);
+  auto slash = rest.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  return std::make_pair(rest.substr(0, slash), rest.substr(slash + 1));
+}
+
+// "attachments/<containerID>/<ifname>": container IDs never contain '/' (CNI's rule).
+std::optional<std::pair<std::string, std::string>> split_attachment_key(const std::string& key) {
+  std::string rest = after(key, keys::kAttachments);
+  auto slash = rest.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  return std::make_pair(rest.substr(0, slash), rest.substr(slash + 1));
+}
+
+template <typename T>
+std::optional<T> parse_json_as(const std::string& value, std::string& problem) {
+  try {
+    return nlohmann::json::parse(value).get<T>();
+  } catch (const std::exception& e) {
+    problem = e.what();
+    return std::nullopt;
+  }
+}
+
+const IpSet kEmptyV4{IpFamily::v4};
+
+}  // namespace
+
+ClusterState ClusterState::from_list(const store::ListResult& list) {
+  ClusterState state;
+  for (const auto& kv : list.kvs)
+    state.apply_put(kv.key, kv.value, kv.mod_revision, kv.create_revision);
+  state.revision_ = std::max(state.revision_, list.revision);
+  return state;
+}
+
+bool ClusterState::apply(const store::Event& event) {
+  auto it = key_revisions_.find(event.kv.key);
+  if (it != key_revisions_.end() && it->second >= event.kv.mod_revision) return false;
+  if (event.type == store::Event::Type::put)
+    apply_put(event.kv.key, event.kv.value, event.kv.mod_revision, event.kv.create_revision);
+  else
+    apply_delete(event.kv.key, event.kv.mod_revision);
+  return true;
+}
+
+void ClusterState::apply_put(const std::string& key, const std::string& value,
+                             std::int64_t revision, std::int64_t create_revision) {
+  auto& seen = key_revisions_[key];
+  if (seen >= revision) return;
+  seen = revision;
+  revision_ = std::max(revision_, revision);
+
+  if (starts_with(key, keys::kIps)) {
+    put_allocation(key, value, revision, create_revision);
+  } else if (starts_with(key, keys::kAttachments)) {
+    std::string problem;
+    auto attachment = parse_json_as<Attachment>(value, problem);
+    auto ids = split_attachment_key(key);
+    if (!attachment || !ids) return note_problem(key, "unreadable attachment: " + problem);
+    attachments_[*ids] = StoredAttachment{std::move(*attachment), revision};
+  } else if (starts_with(key, keys::kPools)) {
+    put_pool(after(key, keys::kPools), value, revision);
+  } else if (starts_with(key, keys::kReserved)) {
+    put_reserved(after(key, keys::kReserved), value, revision);
+  } else if (starts_with(key, keys::kMultus)) {
+    std::string problem;
+    auto config = parse_json_as<SpiderMultusConfig>(value, problem);
+    if (!config) return note_problem(key, "unreadable SpiderMultusConfig: " + problem);
+    config->metadata.resource_version = revision;
+    multus_[after(key, keys::kMultus)] = std::move(*config);
+  } else if (key == keys::kPoolsGuard) {
+    pools_guard_ = revision;
+  } else if (key == keys::kReservedGuard) {
+    reserved_guard_ = revision;
+  }
+}
+
+void ClusterState::apply_delete(const std::string& key, std::int64_t revision) {
+  auto& seen = key_revisions_[key];
+  if (seen >= revision) return;
+  seen = revision;
+  revision_ = std::max(revision_, revision);
+
+  if (starts_with(key, keys::kIps)) {
+    delete_allocation(key, revision);
+  } else if (starts_with(key, keys::kAttachments)) {
+    if (auto ids = split_attachment_key(key)) attachments_.erase(*ids);
+  } else if (starts_with(key, keys::kPools)) {
+    auto it = pools_.find(after(key, keys::kPools));
+    if (it == pools_.end()) return;
+    // A pool is only deleted when empty; keep any stragglers so counts stay honest.
+    for (auto& [value, stored] : it->second.allocations)
+      orphan_allocations_[keys::ip(it->first, stored.allocation.ip)] = std::move(stored);
+    available_cache_.erase(it->first);
+    pools_.erase(it);
+  } else if (starts_with(key, keys::kReserved)) {
+    reserved_.erase(after(key, keys::kReserved));
+    rebuild_reserved();
+  } else if (starts_with(key, keys::kMultus)) {
+    multus_.erase(after(key, keys::kMultus));
+  } else if (key == keys::kPoolsGuard) {
+    pools_guard_ = 0;
+  } else if (key == keys::kReservedGuard) {
+    reserved_guard_ = 0;
+  }
+}
+
+void ClusterState::put_pool(const std::string& name, const std::string& value,
+                            std::int64_t revision) {
+  std::string problem;
+  auto pool = parse_json_as<SpiderIPPool>(value, problem);
+  if (!pool) return note_problem(keys::pool(name), "unreadable SpiderIPPool: " + problem);
+  auto ranges = validate_pool(*pool);
+  if (!ranges) return note_problem(keys::pool(name), ranges.error().message);
+  pool->metadata.resource_version = revision;
+
+  PoolState& state = pools_[name];
+  state.pool = std::move(*pool);
+  state.ranges = std::move(*ranges);
+  if (state.allocated.family() != state.ranges.family) {
+    state.allocated = IpSet(state.ranges.family);
+    for (const auto& [value_, stored] : state.allocations) state.allocated.insert(value_);
+  }
+  // Adopt allocations that arrived before their pool (watch order is by key revision).
+  std::string prefix = keys::ips_of_pool(name);
+  for (auto it = orphan_allocations_.lower_bound(prefix);
+       it != orphan_allocations_.end() && starts_with(it->first, prefix.c_str());) {
+    state.allocated.insert(it->second.ip.value());
+    state.allocations[it->second.ip.value()] = std::move(it->second);
+    it = orphan_allocations_.erase(it);
+  }
+  available_cache_.erase(name);
+}
+
+void ClusterState::put_reserved(const std::string& name, const std::string& value,
+                                std::int64_t revision) {
+  std::string problem;
+  auto reserved = parse_json_as<SpiderReservedIP>(value, problem);
+  if (!reserved) return note_problem(keys::reserved(name), "unreadable SpiderReservedIP: " + problem);
+  auto set = validate_reserved(*reserved);
+  if (!set) return note_problem(keys::reserved(name), set.error().message);
+  reserved->metadata.resource_version = revision;
+  reserved_[name] = std::move(*reserved);
+  rebuild_reserved();
+}
+
+void ClusterState::rebuild_reserved() {
+  reserved_v4_ = IpSet(IpFamily::v4);
+  reserved_v6_ = IpSet(IpFamily::v6);
+  for (auto& [name, object] : reserved_) {
+    auto set = validate_reserved(object);
+    if (!set) continue;  // validated when put; cannot fail here
+    (set->family() == IpFamily::v4 ? reserved_v4_ : reserved_v6_).insert_all(*set);
+  }
+  available_cache_.clear();
+}
+
+void ClusterState::put_allocation(const std::string& key, const std::string& value,
+                                  std::int64_t revision, std::int64_t create_revision) {
+  std::string problem;
+  auto allocation = parse_json_as<Allocation>(value, problem);
+  auto ids = split_ip_key(key);
+  if (!allocation || !ids) return note_problem(key, "unreadable allocation: " + problem);
+  auto ip = IpAddress::parse(ids->second);
+  if (!ip) return note_problem(key, ip.error().message);
+
+  StoredAllocation stored{std::move(*allocation), *ip, create_revision, revision};
+  auto pool = pools_.find(ids->first);
+  if (pool == pools_.end()) {
+    orphan_allocations_[key] = std::move(stored);
+    return;
+  }
+  pool->second.allocated.insert(ip->value());
+  pool->second.allocations[ip->value()] = std::move(stored);
+  if (auto cache = available_cache_.find(ids->first); cache != available_cache_.end())
+    cache->second.erase(ip->value());
+}
+
+void ClusterState::delete_allocation(const std::string& key, std::int64_t /*revision*/) {
+  auto ids = split_ip_key(key);
+  if (!ids) return;
+  orphan_allocations_.erase(key);
+  auto ip = IpAddress::parse(ids->second);
+  auto pool = pools_.find(ids->first);
+  if (!ip || pool == pools_.end()) return;
+  PoolState& state = pool->second;
+  if (state.allocations.erase(ip->value()) == 0) return;
+  state.allocated.erase(ip->value());
+  auto cache = available_cache_.find(ids->first);
+  if (cache != available_cache_.end() && state.ranges.usable.contains(ip->value()) &&
+      !reserved(state.ranges.family).contains(ip->value()))
+    cache->second.insert(ip->value());
+}
+
+void ClusterState::note_problem(const std::string& key, std::string message) {
+  problems_.push_back(Problem{key, std::move(message)});
+}
+
+const PoolState* ClusterState::pool(const std::string& name) const {
+  auto it = pools_.find(name);
+  return it == pools_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> ClusterState::default_pools(IpFamily family) const {
+  std::vector<std::string> names;
+  for (const auto& [name, state] : pools_)
+    if (state.pool.spec.default_ && state.ranges.family == family) names.push_back(name);
+  return names;
+}
+
+const PoolState* ClusterState::pool_containing(const IpAddress& ip) const {
+  for (const auto& [name, state] : pools_)
+    if (state.ranges.family == ip.family() && state.ranges.ips.contains(ip.value()))
+      return &state;
+  return nullptr;
+}
+
+const IpSet& ClusterState::reserved(IpFamily family) const {
+  return family == IpFamily::v4 ? reserved_v4_ : reserved_v6_;
+}
+
+std::vector<std::string> ClusterState::reserved_by(const IpAddress& ip) const {
+  std::vector<std::string> names;
+  if (!reserved(ip.family()).contains(ip.value())) return names;
+  for (const auto& [name, object] : reserved_) {
+    SpiderReservedIP copy = object;
+    auto set = validate_reserved(copy);
+    if (set && set->family() == ip.family() && set->contains(ip.value())) names.push_back(name);
+  }
+  return names;
+}
+
+const StoredAllocation* ClusterState::allocation(const IpAddress& ip) const {
+  for (const auto& [name, state] : pools_) {
+    if (state.ranges.family != ip.family()) continue;
+    auto it = state.allocations.find(ip.value());
+    if (it != state.allocations.end()) return &it->second;
+  }
+  return nullptr;
+}
+
+const StoredAttachment* ClusterState::attachment(const std::string& container_id,
+                                                 const std::string& ifname) const {
+  auto it = attachments_.find({container_id, ifname});
+  return it == attachments_.end() ? nullptr : &it->second;
+}
+
+const IpSet& ClusterState::available(const std::string& pool) const {
+  auto cached = available_cache_.find(pool);
+  if (cached != available_cache_.end()) return cached->second;
+  const PoolState* state = this->pool(pool);
+  if (!state) return kEmptyV4;
+  IpSet set = state->ranges.usable;
+  set.erase_all(reserved(state->ranges.family));
+  set.erase_all(state->allocated);
+  return available_cache_.emplace(pool, std::move(set)).first->second;
+}
+
+PoolCounts ClusterState::counts(const std::string& pool) const {
+  PoolCounts counts;
+  const PoolState* state = this->pool(pool);
+  if (!state) return counts;
+  const IpSet& reserved_set = reserved(state->ranges.family);
+  counts.total = state->ranges.usable.size_saturating();
+  counts.allocated = state->allocations.size();
+  for (const auto& [value, stored] : state->allocations)
+    if (reserved_set.contains(value)) ++counts.reserved_in_use;
+  std::uint64_t reserved_in_pool =
+      state->ranges.usable.intersection(reserved_set).size_saturating();
+  counts.reserved = reserved_in_pool - counts.reserved_in_use;
+  counts.available = available(pool).size_saturating();
+  return counts;
+}
+
+}  // namespace ipfence::ipam
