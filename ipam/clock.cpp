@@ -11,7 +11,7 @@ std::string rfc3339(std::chrono::system_clock::time_point time) {
   std::time_t seconds = system_clock::to_time_t(time);
   std::tm utc{};
   gmtime_r(&seconds, &utc);
-  char text[40];
+  char text[96];  // large enough for any int fields, so -Wformat-truncation has no case
   std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
                 static_cast<int>(millis));

@@ -12,14 +12,10 @@ namespace {
 
 constexpr int kMaxAttempts = 16;
 
-std::string plural_reference(Kind kind, const std::string& name) {
-  return "\"" + name + "\"";
-}
-
 std::string not_found_message(Kind kind, const std::string& name) {
   // kubectl: Error from server (NotFound): spiderippools.spiderpool.spidernet.io "x" not found
   return std::string(kind_info(kind).resource) + "s." + kGroup + " " +
-         plural_reference(kind, name) + " not found";
+         "\"" + name + "\" not found";
 }
 
 std::string store_key(Kind kind, const std::string& ns, const std::string& name) {
