@@ -215,6 +215,9 @@ int run_get(const GlobalOptions& global, const GetOptions& options, Io& io) {
     return fail(io, "unable to match a printer suitable for the output format \"" + options.output +
                         "\", allowed formats are: json,name,wide,yaml");
   }
+  if (options.all_namespaces && !options.name.empty() && info->namespaced) {
+    return fail(io, "a resource cannot be retrieved by name across all namespaces");
+  }
   Result<Session> session = Session::open(global);
   if (!session.ok()) return fail(io, session.error());
 

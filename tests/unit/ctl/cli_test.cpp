@@ -188,6 +188,13 @@ TEST_F(CtlTest, GetErrorsAndEmptyLists) {
                                                    "kube-system   macvlan-ens192   [0-9]+s\n")))
       << run.out;
 
+  run = ctl({"get", "smc", "macvlan-ens192", "-A"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.err, "error: a resource cannot be retrieved by name across all namespaces\n");
+  run = ctl({"get", "smc", "macvlan-ens192", "-n", "kube-system", "-o", "name"});
+  ASSERT_TRUE(Succeeded(run));
+  EXPECT_EQ(run.out, "spidermultusconfig.spiderpool.spidernet.io/macvlan-ens192\n");
+
   run = ctl({"get", "sr", "-o", "json"});
   ASSERT_TRUE(Succeeded(run));
   const nlohmann::json list = nlohmann::json::parse(run.out);
