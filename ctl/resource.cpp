@@ -53,29 +53,18 @@ std::optional<Resource> ipfence_resource(const std::string& name) {
   return std::nullopt;
 }
 
-std::optional<Resource> spider_resource(const std::string& name) {
-  std::optional<ipam::Kind> kind = ipam::kind_from_name(name);
-  // kubectl also takes plurals ("spiderippools"); the model knows singular names only.
-  if (!kind && name.size() > 1 && name.back() == 's') {
-    kind = ipam::kind_from_name(std::string_view(name).substr(0, name.size() - 1));
-  }
-  if (!kind) return std::nullopt;
-  return resource_info(*kind).resource;
-}
-
 }  // namespace
 
 Result<ResourceInfo> resolve_resource(std::string_view name) {
   std::string key = lower(name);
   std::optional<Resource> found;
-  if (strip_suffix(key, ipam::kGroup)) {
-    found = spider_resource(key);
-  } else if (strip_suffix(key, kNadGroup)) {
-    found = ipfence_resource(key);
-    if (found != Resource::nad) found.reset();
+  if (strip_suffix(key, kNadGroup)) {
+    if (ipfence_resource(key) == Resource::nad) found = Resource::nad;
+  } else if (std::optional<ipam::Kind> kind = ipam::kind_from_name(key)) {
+    // The model knows the Spider kinds' names, plurals and group-qualified forms.
+    found = resource_info(*kind).resource;
   } else {
     found = ipfence_resource(key);
-    if (!found) found = spider_resource(key);
   }
   if (!found) {
     return make_error(ErrorCode::invalid_argument,
