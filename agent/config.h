@@ -1,0 +1,53 @@
+// The agent's settings: built-in defaults, then an optional YAML file (--config), then flags.
+// Every setting is declared once in config.cpp's field table, which both the flag parser and
+// the file reader walk, so a new setting (--bpf-pin-dir, masters, ...) is one member here
+// plus one row there. Errors are exceptions: they only happen at start-up.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ipfence::agent {
+
+struct AgentConfig {
+  std::string store = "file:///var/lib/ipfence";
+  std::string socket = "/run/ipfence/agent.sock";
+  std::string node_name;  // "" = the hostname (filled by finalize_config)
+  std::string cni_conf_dir = "/etc/cni/net.d";
+  std::string metrics_addr = "127.0.0.1:9711";  // host:port, port 0 = any free, "off" = none
+  std::string log_level = "info";               // trace, debug, info, warn, error, critical, off
+  bool log_json = false;                        // one JSON object per log line
+  std::string config_file;                      // --config; never read from the file itself
+};
+
+// A start-up problem with flags or the config file; the message names the flag or key.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct CommandLine {
+  // --help or --version: print `output` and exit with `exit_code` instead of running.
+  bool exit = false;
+  int exit_code = 0;
+  std::string output;
+  AgentConfig config;  // merged and finalized when !exit
+};
+
+// `args` is argv as strings, args[0] the program name. Throws ConfigError.
+CommandLine parse_command_line(const std::vector<std::string>& args);
+
+// Sets the keys of a YAML mapping onto `config` (keys are the flag names without "--").
+// `origin` names the source in messages ("config file /etc/ipfence/agent.yaml").
+void apply_config_yaml(std::string_view text, const std::string& origin, AgentConfig& config);
+void apply_config_file(const std::string& path, AgentConfig& config);
+
+// Fills derived defaults (node name = hostname) and checks every value.
+void finalize_config(AgentConfig& config);
+
+// The names of all settings, as flags take them without "--", in table order.
+std::vector<std::string> config_keys();
+
+}  // namespace ipfence::agent

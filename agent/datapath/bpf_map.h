@@ -1,0 +1,87 @@
+// Small typed helpers over libbpf's low-level map calls, returning Result instead of -errno.
+// The guard's maps have one writer (the agent), so walking them key by key is consistent.
+#pragma once
+
+#include <bpf/bpf.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "agent/datapath/os_error.h"
+#include "ipam/result.h"
+
+namespace ipfence::datapath {
+
+// Facts about a map that sync and adoption need.
+struct MapInfo {
+  std::uint32_t id = 0;
+  std::uint32_t type = 0;
+  std::uint32_t key_size = 0;
+  std::uint32_t value_size = 0;
+  std::uint32_t max_entries = 0;
+  std::uint32_t flags = 0;
+  std::string name;
+};
+Result<MapInfo> map_info(int fd);
+
+// Every (key, value) of a hash or LPM trie map, in the kernel's iteration order.
+template <typename K, typename V>
+Result<std::vector<std::pair<K, V>>> map_entries(int fd) {
+  std::vector<std::pair<K, V>> out;
+  K cursor{};
+  K next{};
+  const K* prev = nullptr;  // NULL asks for the first key
+  for (;;) {
+    const int err = bpf_map_get_next_key(fd, prev, &next);
+    if (err == -ENOENT) break;
+    if (err != 0) return os_error("bpf_map_get_next_key", err);
+    V value{};
+    const int lerr = bpf_map_lookup_elem(fd, &next, &value);
+    if (lerr == 0) {
+      out.emplace_back(next, value);
+    } else if (lerr != -ENOENT) {  // ENOENT: deleted under us; nothing to report
+      return os_error("bpf_map_lookup_elem", lerr);
+    }
+    cursor = next;
+    prev = &cursor;
+  }
+  return out;
+}
+
+template <typename K>
+Result<std::vector<K>> map_keys(int fd) {
+  std::vector<K> out;
+  K cursor{};
+  K next{};
+  const K* prev = nullptr;
+  for (;;) {
+    const int err = bpf_map_get_next_key(fd, prev, &next);
+    if (err == -ENOENT) break;
+    if (err != 0) return os_error("bpf_map_get_next_key", err);
+    out.push_back(next);
+    cursor = next;
+    prev = &cursor;
+  }
+  return out;
+}
+
+template <typename K, typename V>
+Status map_update(int fd, const K& key, const V& value, std::uint64_t flags = BPF_ANY) {
+  const int err = bpf_map_update_elem(fd, &key, &value, flags);
+  if (err != 0) return os_error("bpf_map_update_elem", err);
+  return {};
+}
+
+// Deleting a key that is not there is not an error (sync is idempotent).
+template <typename K>
+Status map_delete(int fd, const K& key) {
+  const int err = bpf_map_delete_elem(fd, &key);
+  if (err != 0 && err != -ENOENT) return os_error("bpf_map_delete_elem", err);
+  return {};
+}
+
+}  // namespace ipfence::datapath

@@ -1,0 +1,360 @@
+#include "agent/datapath/guard.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+
+#include "agent/datapath/bpf_map.h"
+#include "agent/datapath/guard_impl.h"
+#include "agent/datapath/netns.h"
+#include "agent/datapath/prefix_cover.h"
+#include "agent/datapath/tc.h"
+#include "agent/unique_fd.h"
+
+namespace ipfence::datapath {
+namespace {
+
+// libbpf reports why a load failed (the verifier log) through its print callback. While a
+// thread loads, its messages are captured so the error can carry them; otherwise warnings
+// go to stderr as libbpf's default printer does.
+thread_local std::string* t_libbpf_capture = nullptr;
+
+int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (t_libbpf_capture != nullptr) {
+    char buf[1024];
+    const int n = std::vsnprintf(buf, sizeof(buf), fmt, args);
+    if (n > 0) t_libbpf_capture->append(buf, std::min<std::size_t>(n, sizeof(buf) - 1));
+    return n;
+  }
+  if (level == LIBBPF_DEBUG) return 0;
+  return std::vfprintf(stderr, fmt, args);
+}
+
+class LibbpfCapture {
+ public:
+  LibbpfCapture() {
+    static std::once_flag installed;
+    std::call_once(installed, [] { libbpf_set_print(libbpf_print); });
+    t_libbpf_capture = &text_;
+  }
+  ~LibbpfCapture() { t_libbpf_capture = nullptr; }
+  LibbpfCapture(const LibbpfCapture&) = delete;
+  LibbpfCapture& operator=(const LibbpfCapture&) = delete;
+  // The tail of what libbpf said (the verifier's verdict is at the end of its log).
+  std::string tail() const {
+    constexpr std::size_t kMax = 4000;
+    return text_.size() <= kMax ? text_ : "..." + text_.substr(text_.size() - kMax);
+  }
+
+ private:
+  std::string text_;
+};
+
+Status check_pin_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error(ErrorCode::io, "create pin dir " + dir + ": " + ec.message());
+  struct statfs fs {};
+  if (::statfs(dir.c_str(), &fs) != 0) return os_error("statfs " + dir, errno);
+  if (static_cast<unsigned long>(fs.f_type) != BPF_FS_MAGIC) {
+    return make_error(ErrorCode::invalid_argument,
+                      "pin dir " + dir + " is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)");
+  }
+  return {};
+}
+
+// Before load: a pinned map is adopted only if its layout matches ours. A different size is
+// adopted with a warning (the pins hold live enforcement state); a different key, value or
+// type means another ABI, and is refused rather than silently replaced.
+Status prepare_map(bpf_map* map, const std::string& pin_dir, std::uint32_t capacity,
+                   std::vector<std::string>& warnings) {
+  const std::string name = bpf_map__name(map);
+  if (capacity != 0) {
+    const int err = bpf_map__set_max_entries(map, capacity);
+    if (err != 0) return os_error("set capacity of " + name, err);
+  }
+  if (pin_dir.empty()) {
+    bpf_map__set_pin_path(map, nullptr);  // nothing pinned, nothing adopted
+    return {};
+  }
+  const std::string path = pin_dir + "/" + name;
+  agent::UniqueFd pinned(bpf_obj_get(path.c_str()));
+  if (!pinned) {
+    if (errno == ENOENT) return {};  // created and pinned at load
+    return os_error("open pinned map " + path, errno);
+  }
+  IPF_ASSIGN_OR_RETURN(MapInfo info, map_info(pinned.get()));
+  if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
+      info.value_size != bpf_map__value_size(map) || info.flags != bpf_map__map_flags(map)) {
+    return make_error(ErrorCode::corrupt,
+                      "pinned map " + path + " has another layout (key " +
+                          std::to_string(info.key_size) + ", value " + std::to_string(info.value_size) +
+                          " bytes; this build uses " + std::to_string(bpf_map__key_size(map)) + ", " +
+                          std::to_string(bpf_map__value_size(map)) +
+                          "): it was made by an incompatible version; remove it to start afresh");
+  }
+  if (info.max_entries != bpf_map__max_entries(map)) {
+    warnings.push_back("pinned map " + path + " keeps its capacity " +
+                       std::to_string(info.max_entries) + " (configured " +
+                       std::to_string(bpf_map__max_entries(map)) + ")");
+    const int err = bpf_map__set_max_entries(map, info.max_entries);
+    if (err != 0) return os_error("set capacity of " + name, err);
+  }
+  return {};
+}
+
+Result<std::uint32_t> prog_id_of(int prog_fd) {
+  bpf_prog_info info{};
+  __u32 len = sizeof(info);
+  const int err = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
+  if (err != 0) return os_error("bpf_obj_get_info_by_fd", err);
+  return info.id;
+}
+
+// Fills in whichever of ifname / ifindex the target left out, in the current netns.
+Status resolve(const AttachTarget& target, Attachment& out) {
+  if (!target.ifname.empty()) {
+    const unsigned index = ::if_nametoindex(target.ifname.c_str());
+    if (index == 0) return make_error(ErrorCode::not_found, "no interface " + target.ifname);
+    if (target.ifindex != 0 && static_cast<int>(index) != target.ifindex) {
+      return make_error(ErrorCode::invalid_argument,
+                        "interface " + target.ifname + " has ifindex " + std::to_string(index) +
+                            ", not " + std::to_string(target.ifindex));
+    }
+    out.ifname = target.ifname;
+    out.ifindex = static_cast<int>(index);
+    return {};
+  }
+  char name[IF_NAMESIZE] = {};
+  if (target.ifindex <= 0 || ::if_indextoname(target.ifindex, name) == nullptr) {
+    return make_error(ErrorCode::not_found, "no interface with ifindex " + std::to_string(target.ifindex));
+  }
+  out.ifname = name;
+  out.ifindex = target.ifindex;
+  return {};
+}
+
+// The error, followed by what libbpf logged (for a load: the verifier's log).
+Error with_log(Error error, const std::string& log) {
+  if (!log.empty()) error.message += "\nlibbpf: " + log;
+  return error;
+}
+
+std::string describe(const AttachTarget& t) {
+  std::string s = t.ifname.empty() ? "ifindex " + std::to_string(t.ifindex) : t.ifname;
+  if (!t.netns.empty()) s += " in netns " + t.netns;
+  return s;
+}
+
+}  // namespace
+
+bpf_map* Guard::Impl::map(GuardMap which) const {
+  switch (which) {
+    case GuardMap::leases: return skel->maps.ipf_leases;
+    case GuardMap::reserved_v4: return skel->maps.ipf_resv_v4;
+    case GuardMap::reserved_v6: return skel->maps.ipf_resv_v6;
+    case GuardMap::pools_v4: return skel->maps.ipf_pool_v4;
+    case GuardMap::pools_v6: return skel->maps.ipf_pool_v6;
+    case GuardMap::pod_macs: return skel->maps.ipf_pod_macs;
+    case GuardMap::iface_config: return skel->maps.ipf_iface_cfg;
+    case GuardMap::counters: return skel->maps.ipf_counters;
+  }
+  return nullptr;
+}
+
+Guard::Guard(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Guard::Guard(Guard&&) noexcept = default;
+Guard& Guard::operator=(Guard&&) noexcept = default;
+Guard::~Guard() = default;
+
+Result<Guard> Guard::open(const GuardOptions& options) {
+  const GuardCapacities& cap = options.capacities;
+  if (cap.leases == 0 || cap.reserved_prefixes == 0 || cap.pool_prefixes == 0 || cap.pod_macs == 0) {
+    return make_error(ErrorCode::invalid_argument, "guard map capacities must be positive");
+  }
+  if (options.tc_handle == 0 || options.tc_priority == 0 || options.tc_priority > 0xffff) {
+    return make_error(ErrorCode::invalid_argument, "guard TC handle and priority (1..65535) must be set");
+  }
+  if (!options.pin_dir.empty()) IPF_TRY(check_pin_dir(options.pin_dir));
+
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  LibbpfCapture log;
+  bpf_object_open_opts open_opts{};
+  open_opts.sz = sizeof(open_opts);
+  open_opts.pin_root_path = options.pin_dir.empty() ? nullptr : options.pin_dir.c_str();
+  impl->skel.reset(guard_bpf__open_opts(&open_opts));
+  if (!impl->skel) return with_log(os_error("open guard BPF object", errno), log.tail());
+
+  const struct {
+    GuardMap map;
+    std::uint32_t capacity;  // 0: the size in guard_maps.h
+  } sizes[] = {
+      {GuardMap::leases, cap.leases},
+      {GuardMap::reserved_v4, cap.reserved_prefixes},
+      {GuardMap::reserved_v6, cap.reserved_prefixes},
+      {GuardMap::pools_v4, cap.pool_prefixes},
+      {GuardMap::pools_v6, cap.pool_prefixes},
+      {GuardMap::pod_macs, cap.pod_macs},
+      {GuardMap::iface_config, 0},
+      {GuardMap::counters, 0},
+  };
+  for (const auto& s : sizes) {
+    IPF_TRY(prepare_map(impl->map(s.map), options.pin_dir, s.capacity, impl->warnings));
+  }
+  impl->skel->rodata->ipf_default_mode = static_cast<__u8>(options.default_mode);
+  impl->skel->rodata->ipf_default_policy = static_cast<__u8>(options.default_policy);
+
+  const int err = guard_bpf__load(impl->skel.get());
+  if (err != 0) return with_log(os_error("load guard BPF program", err), log.tail());
+
+  Guard guard(std::move(impl));
+  // Adopted tries may already hold reserved ranges: lease flags are computed against them.
+  for (GuardMap trie : {GuardMap::reserved_v4, GuardMap::reserved_v6}) {
+    IPF_ASSIGN_OR_RETURN(std::vector<ipam::IpPrefix> reserved, guard.prefixes(trie));
+    for (const ipam::IpPrefix& p : reserved) guard.impl_->reserved.push_back({p.network(), p.last()});
+  }
+  guard.impl_->reserved = merge_ranges(std::move(guard.impl_->reserved));
+  return guard;
+}
+
+Result<Attachment> Guard::attach(const AttachTarget& target) {
+  Attachment out;
+  out.netns = target.netns;
+  const bool own_netns = target.netns.empty();
+  const int cfg_fd = map_fd(GuardMap::iface_config);
+  const Status st = run_in_netns(target.netns, [&]() -> Status {
+    IPF_TRY(resolve(target, out));
+    if (own_netns) {
+      // Record the master before the filter goes on, so a crash in between still leaves a
+      // trace attached() can find. NOEXIST keeps a mode set earlier.
+      const __u32 key = static_cast<__u32>(out.ifindex);
+      const ipf_iface_config cfg{static_cast<__u8>(impl_->options.default_mode),
+                                 static_cast<__u8>(impl_->options.default_policy),
+                                 {0, 0}};
+      const int err = bpf_map_update_elem(cfg_fd, &key, &cfg, BPF_NOEXIST);
+      if (err != 0 && err != -EEXIST) return os_error("record master in ipf_iface_cfg", err);
+    }
+    const TcFilterId id{out.ifindex, impl_->options.tc_handle, impl_->options.tc_priority};
+    IPF_ASSIGN_OR_RETURN(TcAttachOutcome outcome, tc_attach_egress(id, prog_fd()));
+    out.prog_id = outcome.prog_id;
+    out.replaced_prog_id = outcome.replaced_prog_id;
+    return {};
+  });
+  if (!st) return st.error().wrap("attach guard to " + describe(target));
+  IPF_ASSIGN_OR_RETURN(IfaceConfig cfg, iface_config(static_cast<std::uint32_t>(out.ifindex)));
+  out.mode = cfg.mode;
+  out.policy = cfg.policy;
+  if (!own_netns) {
+    std::erase_if(impl_->netns_attachments, [&](const Attachment& a) {
+      return a.netns == out.netns && a.ifindex == out.ifindex;
+    });
+    impl_->netns_attachments.push_back(out);
+  }
+  return out;
+}
+
+Result<bool> Guard::detach(const AttachTarget& target) {
+  Attachment found;
+  bool was_attached = false;
+  const Status st = run_in_netns(target.netns, [&]() -> Status {
+    const Status resolved = resolve(target, found);
+    if (!resolved) {
+      // The interface is gone, and its filters with it; only our records remain.
+      if (resolved.error().code != ErrorCode::not_found || target.ifindex == 0) return resolved;
+      found.ifindex = target.ifindex;
+      return {};
+    }
+    const TcFilterId id{found.ifindex, impl_->options.tc_handle, impl_->options.tc_priority};
+    IPF_ASSIGN_OR_RETURN(was_attached, tc_detach_egress(id));
+    return {};
+  });
+  if (!st) return st.error().wrap("detach guard from " + describe(target));
+  if (target.netns.empty()) {
+    IPF_TRY(map_delete(map_fd(GuardMap::iface_config), static_cast<__u32>(found.ifindex)));
+  }
+  std::erase_if(impl_->netns_attachments, [&](const Attachment& a) {
+    return a.netns == target.netns && a.ifindex == found.ifindex;
+  });
+  return was_attached;
+}
+
+Result<std::vector<Attachment>> Guard::attached() const {
+  std::vector<Attachment> out;
+  IPF_ASSIGN_OR_RETURN(auto masters, (map_entries<__u32, ipf_iface_config>(map_fd(GuardMap::iface_config))));
+  for (const auto& [ifindex, cfg] : masters) {
+    Attachment a;
+    char name[IF_NAMESIZE] = {};
+    if (::if_indextoname(ifindex, name) == nullptr) continue;  // the master is gone
+    a.ifname = name;
+    a.ifindex = static_cast<int>(ifindex);
+    a.mode = static_cast<Mode>(cfg.mode);
+    a.policy = static_cast<ReservedPolicy>(cfg.reserved_policy);
+    IPF_ASSIGN_OR_RETURN(a.prog_id, tc_query_egress({a.ifindex, impl_->options.tc_handle,
+                                                     impl_->options.tc_priority}));
+    if (a.prog_id != 0) out.push_back(std::move(a));
+  }
+  for (const Attachment& recorded : impl_->netns_attachments) {
+    Attachment a = recorded;
+    a.replaced_prog_id = 0;
+    const Status st = run_in_netns(a.netns, [&]() -> Status {
+      IPF_ASSIGN_OR_RETURN(a.prog_id, tc_query_egress({a.ifindex, impl_->options.tc_handle,
+                                                       impl_->options.tc_priority}));
+      return {};
+    });
+    if (st && a.prog_id != 0) out.push_back(std::move(a));  // a vanished netns: not attached
+  }
+  return out;
+}
+
+Result<IfaceConfig> Guard::iface_config(std::uint32_t ifindex) const {
+  ipf_iface_config cfg{};
+  const int err = bpf_map_lookup_elem(map_fd(GuardMap::iface_config), &ifindex, &cfg);
+  if (err == -ENOENT) return IfaceConfig{impl_->options.default_mode, impl_->options.default_policy};
+  if (err != 0) return os_error("read ipf_iface_cfg", err);
+  return IfaceConfig{static_cast<Mode>(cfg.mode), static_cast<ReservedPolicy>(cfg.reserved_policy)};
+}
+
+Status Guard::set_mode(std::uint32_t ifindex, Mode mode) {
+  IPF_ASSIGN_OR_RETURN(IfaceConfig cfg, iface_config(ifindex));
+  const ipf_iface_config value{static_cast<__u8>(mode), static_cast<__u8>(cfg.policy), {0, 0}};
+  return map_update(map_fd(GuardMap::iface_config), ifindex, value);
+}
+
+Status Guard::set_reserved_policy(std::uint32_t ifindex, ReservedPolicy policy) {
+  IPF_ASSIGN_OR_RETURN(IfaceConfig cfg, iface_config(ifindex));
+  const ipf_iface_config value{static_cast<__u8>(cfg.mode), static_cast<__u8>(policy), {0, 0}};
+  return map_update(map_fd(GuardMap::iface_config), ifindex, value);
+}
+
+int Guard::prog_fd() const { return bpf_program__fd(impl_->skel->progs.ipf_guard); }
+
+std::uint32_t Guard::prog_id() const {
+  const Result<std::uint32_t> id = prog_id_of(prog_fd());
+  return id.ok() ? *id : 0;
+}
+
+int Guard::map_fd(GuardMap map) const { return bpf_map__fd(impl_->map(map)); }
+
+std::uint32_t Guard::map_id(GuardMap map) const {
+  const Result<MapInfo> info = map_info(map_fd(map));
+  return info.ok() ? info->id : 0;
+}
+
+std::uint32_t Guard::map_capacity(GuardMap map) const { return bpf_map__max_entries(impl_->map(map)); }
+
+const GuardOptions& Guard::options() const { return impl_->options; }
+
+const std::vector<std::string>& Guard::warnings() const { return impl_->warnings; }
+
+}  // namespace ipfence::datapath

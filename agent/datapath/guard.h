@@ -1,0 +1,176 @@
+// The guard: the TC egress program on every macvlan master (bpf/guard.bpf.c), its pinned
+// maps, and the calls that keep both in step with the agent's state.
+//
+// Lifecycle. Guard::open() adopts the maps pinned under the pin dir (or creates and pins
+// them) and loads a fresh program that uses them. attach() puts that program on an
+// interface, replacing in place whatever guard program was there, so a restarted agent takes
+// over from its predecessor without a gap and without attaching twice. Nothing is undone by
+// the destructor: filters and pinned maps are meant to outlive the agent. detach() is the
+// only call that removes enforcement from an interface.
+//
+// Maps are written only by sync calls that diff the desired state against what the map holds
+// and change only the difference (never wipe-and-refill, which would open a hole).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/datapath/codes.h"
+#include "agent/datapath/mac.h"
+#include "ipam/ip_address.h"
+#include "ipam/result.h"
+
+namespace ipfence::datapath {
+
+inline constexpr const char* kDefaultPinDir = "/sys/fs/bpf/ipfence";
+// Our slot on each master's clsact egress hook. Priority 1 runs the guard before any other
+// egress filter, so a filter that passes frames early cannot bypass it.
+inline constexpr std::uint32_t kDefaultTcHandle = 0x1f5e;
+inline constexpr std::uint32_t kDefaultTcPriority = 1;
+
+struct GuardCapacities {
+  std::uint32_t leases = 65536;
+  std::uint32_t reserved_prefixes = 65536;  // per family
+  std::uint32_t pool_prefixes = 16384;      // per family
+  std::uint32_t pod_macs = 65536;
+};
+
+struct GuardOptions {
+  // Maps are pinned here by name; must be on a bpf filesystem. Empty: nothing is pinned
+  // (tests and benchmarks that own their maps).
+  std::string pin_dir = kDefaultPinDir;
+  // Used when the maps are created. Pinned maps keep the size they were created with (a
+  // warning says so); resizing means removing the pins, i.e. a restart without enforcement.
+  GuardCapacities capacities;
+  // For masters without their own setting (set_mode / set_reserved_policy). Compiled into
+  // the program's rodata, so changing them takes a new open() and attach().
+  Mode default_mode = Mode::enforce;
+  ReservedPolicy default_policy = ReservedPolicy::grandfather;
+  std::uint32_t tc_handle = kDefaultTcHandle;
+  std::uint32_t tc_priority = kDefaultTcPriority;
+};
+
+// One address leased to a local pod, and that pod's MAC ("aa:bb:cc:dd:ee:ff").
+struct Lease {
+  ipam::IpAddress ip;
+  std::string mac;
+};
+
+// A lease as the map holds it; `reserved` is the grandfather flag the guard precomputes.
+struct LeaseEntry {
+  ipam::IpAddress ip;
+  Mac mac;
+  bool reserved = false;
+  auto operator<=>(const LeaseEntry&) const = default;
+};
+
+// Where to attach: an interface by name or ifindex (give one), in the agent's own network
+// namespace (masters) or in the netns at `netns` (a pod-side guard).
+struct AttachTarget {
+  std::string ifname;
+  int ifindex = 0;
+  std::string netns;
+};
+
+struct Attachment {
+  std::string netns;  // empty: the agent's own
+  std::string ifname;
+  int ifindex = 0;
+  Mode mode = Mode::enforce;
+  ReservedPolicy policy = ReservedPolicy::grandfather;
+  std::uint32_t prog_id = 0;
+  std::uint32_t replaced_prog_id = 0;  // from attach(): the guard program it replaced, or 0
+};
+
+struct IfaceConfig {
+  Mode mode = Mode::enforce;
+  ReservedPolicy policy = ReservedPolicy::grandfather;
+};
+
+// What a sync call changed. `unchanged` entries were not written at all.
+struct SyncStats {
+  std::size_t added = 0;
+  std::size_t removed = 0;
+  std::size_t changed = 0;
+  std::size_t unchanged = 0;
+};
+
+struct CounterRow {
+  std::uint32_t ifindex = 0;
+  Reason reason = Reason::none;
+  Verdict verdict = Verdict::passed;
+  std::uint64_t packets = 0;  // summed over CPUs
+  std::uint64_t bytes = 0;
+};
+
+enum class GuardMap {
+  leases,
+  reserved_v4,
+  reserved_v6,
+  pools_v4,
+  pools_v6,
+  pod_macs,
+  iface_config,
+  counters,
+};
+
+class Guard {
+ public:
+  // Adopts or creates the pinned maps and loads the program. Fails (before touching any
+  // pinned map) if the pin dir is not on bpffs or a pinned map has another layout.
+  static Result<Guard> open(const GuardOptions& options);
+
+  Guard(Guard&&) noexcept;
+  Guard& operator=(Guard&&) noexcept;
+  ~Guard();
+
+  // Attaches (or re-attaches, replacing) the guard. In the agent's own netns this also
+  // records the master in the config map, which is how attached() finds it after a restart.
+  Result<Attachment> attach(const AttachTarget& target);
+  Result<Attachment> attach(const std::string& ifname) { return attach(AttachTarget{ifname, 0, {}}); }
+  Result<Attachment> attach(int ifindex) { return attach(AttachTarget{{}, ifindex, {}}); }
+  // Removes our filter (only ours) and the master's config. Returns whether one was there.
+  Result<bool> detach(const AttachTarget& target);
+  // Guard filters on masters recorded in the config map (by whichever agent attached them),
+  // plus those this object attached in other namespaces.
+  Result<std::vector<Attachment>> attached() const;
+
+  // Per-master settings, effective at once for the program already attached. Keyed by
+  // ifindex: a pod-side guard in another netns shares the key space with the masters.
+  Status set_mode(std::uint32_t ifindex, Mode mode);
+  Status set_reserved_policy(std::uint32_t ifindex, ReservedPolicy policy);
+  Result<IfaceConfig> iface_config(std::uint32_t ifindex) const;
+
+  // Desired-state syncs. Inputs are validated completely (MACs, capacity, duplicates) before
+  // any map is written. The node's own addresses on a master that fall inside reserved or
+  // pool ranges must be given as leases with the master's MAC, or they are dropped too.
+  Result<SyncStats> set_leases(const std::vector<Lease>& desired);
+  Result<SyncStats> set_reserved(const std::vector<ipam::IpRange>& ranges);
+  Result<SyncStats> set_pools(const std::vector<ipam::IpRange>& ranges);
+  Result<SyncStats> set_pod_macs(const std::vector<std::string>& macs);
+
+  Result<std::vector<LeaseEntry>> leases() const;  // sorted by address
+  // The prefixes in one of the reserved or pool tries, sorted.
+  Result<std::vector<ipam::IpPrefix>> prefixes(GuardMap map) const;
+  Result<std::vector<CounterRow>> counters() const;  // sorted by (ifindex, reason, verdict)
+  Result<std::vector<CounterRow>> counters(std::uint32_t ifindex) const;
+
+  int prog_fd() const;
+  std::uint32_t prog_id() const;
+  int map_fd(GuardMap map) const;
+  std::uint32_t map_id(GuardMap map) const;
+  std::uint32_t map_capacity(GuardMap map) const;
+  const GuardOptions& options() const;
+  // Things open() wants the operator to know (e.g. a pinned map kept its old capacity).
+  const std::vector<std::string>& warnings() const;
+
+ private:
+  struct Impl;
+  explicit Guard(std::unique_ptr<Impl> impl);
+  Status sync_reserved_flags();
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ipfence::datapath

@@ -1,0 +1,33 @@
+// Internal to the datapath library: the state behind Guard, shared by guard.cpp (load,
+// attach, config) and guard_sync.cpp (map syncs and reads).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/datapath/guard.h"
+#include "guard.skel.h"
+
+namespace ipfence::datapath {
+
+struct SkeletonDeleter {
+  void operator()(guard_bpf* skel) const { guard_bpf__destroy(skel); }
+};
+using GuardSkeleton = std::unique_ptr<guard_bpf, SkeletonDeleter>;
+
+struct Guard::Impl {
+  GuardOptions options;
+  GuardSkeleton skel;
+  std::vector<std::string> warnings;
+  // The reserved ranges now in the tries (merged). Leases on these get IPF_LEASE_F_RESERVED,
+  // so the program's pass path needs no LPM lookup. Read back from the tries at open().
+  std::vector<ipam::IpRange> reserved;
+  // Attachments this object made in other network namespaces (the config map only records
+  // masters in the agent's own netns).
+  std::vector<Attachment> netns_attachments;
+
+  bpf_map* map(GuardMap which) const;
+};
+
+}  // namespace ipfence::datapath

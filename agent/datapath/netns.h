@@ -1,0 +1,18 @@
+// Running a piece of work inside another network namespace without moving the caller.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "ipam/result.h"
+
+namespace ipfence::datapath {
+
+// Runs `fn` on a dedicated thread that has joined the network namespace at `netns_path`
+// (e.g. /var/run/netns/x, /proc/<pid>/ns/net) and waits for it. Network namespaces are per
+// thread, so the caller and the process's other threads stay where they are; the thread
+// ends with fn, so nothing has to switch back. An empty path runs fn on the calling thread.
+// Sockets fn opens (libbpf's netlink socket for TC, if_nametoindex's) live in that netns.
+Status run_in_netns(const std::string& netns_path, const std::function<Status()>& fn);
+
+}  // namespace ipfence::datapath

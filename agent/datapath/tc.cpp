@@ -1,0 +1,69 @@
+#include "agent/datapath/tc.h"
+
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <string>
+
+#include "agent/datapath/os_error.h"
+
+namespace ipfence::datapath {
+namespace {
+
+bpf_tc_hook egress_hook(int ifindex) {
+  bpf_tc_hook hook{};
+  hook.sz = sizeof(hook);
+  hook.ifindex = ifindex;
+  hook.attach_point = BPF_TC_EGRESS;
+  return hook;
+}
+
+bpf_tc_opts filter_opts(const TcFilterId& id) {
+  bpf_tc_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.handle = id.handle;
+  opts.priority = id.priority;
+  return opts;
+}
+
+std::string where(const TcFilterId& id) { return " (ifindex " + std::to_string(id.ifindex) + ")"; }
+
+}  // namespace
+
+Result<std::uint32_t> tc_query_egress(const TcFilterId& id) {
+  bpf_tc_hook hook = egress_hook(id.ifindex);
+  bpf_tc_opts opts = filter_opts(id);
+  const int err = bpf_tc_query(&hook, &opts);
+  // ENOENT: no filter at that slot; EINVAL: no clsact qdisc ("Parent Qdisc doesn't exist").
+  if (err == -ENOENT || err == -EINVAL) return std::uint32_t{0};
+  if (err != 0) return os_error("bpf_tc_query" + where(id), err);
+  return opts.prog_id;
+}
+
+Result<TcAttachOutcome> tc_attach_egress(const TcFilterId& id, int prog_fd) {
+  TcAttachOutcome out;
+  bpf_tc_hook hook = egress_hook(id.ifindex);
+  int err = bpf_tc_hook_create(&hook);
+  if (err != 0 && err != -EEXIST) return os_error("bpf_tc_hook_create" + where(id), err);
+  out.created_qdisc = err == 0;
+
+  IPF_ASSIGN_OR_RETURN(out.replaced_prog_id, tc_query_egress(id));
+  bpf_tc_opts opts = filter_opts(id);
+  opts.prog_fd = prog_fd;
+  opts.flags = BPF_TC_F_REPLACE;  // create, or replace in place: never a second filter
+  err = bpf_tc_attach(&hook, &opts);
+  if (err != 0) return os_error("bpf_tc_attach" + where(id), err);
+  out.prog_id = opts.prog_id;
+  return out;
+}
+
+Result<bool> tc_detach_egress(const TcFilterId& id) {
+  bpf_tc_hook hook = egress_hook(id.ifindex);
+  bpf_tc_opts opts = filter_opts(id);
+  const int err = bpf_tc_detach(&hook, &opts);
+  if (err == -ENOENT || err == -EINVAL) return false;  // no filter, or no clsact qdisc
+  if (err != 0) return os_error("bpf_tc_detach" + where(id), err);
+  return true;
+}
+
+}  // namespace ipfence::datapath

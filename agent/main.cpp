@@ -1,0 +1,125 @@
+// ipfence-agent: parse the configuration, bring the parts up in dependency order, serve
+// until SIGTERM or SIGINT, then stop gracefully. Exit codes: 0 after a clean stop, 1 when
+// start-up fails (store, lock, sockets), 2 for bad flags or config file.
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <memory>
+
+#include "agent/cni_conf_writer.h"
+#include "agent/config.h"
+#include "agent/http_router.h"
+#include "agent/instance_lock.h"
+#include "agent/ipam_api.h"
+#include "agent/logging.h"
+#include "agent/metrics.h"
+#include "agent/shared_allocator.h"
+#include "agent/signals.h"
+#include "agent/store_watcher.h"
+#include "agent/unix_http_server.h"
+#include "agent/unix_listener.h"
+#include "agent/version.h"
+#include "ipam/allocator.h"
+#include "ipam/store/store.h"
+
+namespace {
+
+using namespace ipfence;
+using namespace ipfence::agent;
+
+// In-flight requests get this long to finish after SIGTERM (kubelet's default grace is 30 s).
+constexpr std::chrono::seconds kShutdownGrace{25};
+
+int fail(const std::string& message) {
+  spdlog::error("{}", message);
+  return 1;
+}
+
+int run(const AgentConfig& config) {
+  // Before any thread exists, so that every thread inherits the blocked mask.
+  ShutdownSignals signals = ShutdownSignals::install();
+
+  auto lock = InstanceLock::acquire(config.socket);
+  if (!lock) return fail(lock.error().message);
+
+  auto store = store::open_store(config.store);
+  if (!store) return fail("store " + config.store + ": " + store.error().message);
+  ipam::Allocator::Options allocator_options;
+  allocator_options.node = config.node_name;
+  ipam::Allocator allocator(**store, allocator_options);
+  if (auto loaded = allocator.resync(); !loaded)
+    return fail("store " + config.store + ": " + loaded.error().message);
+  SharedAllocator shared(allocator);
+
+  Metrics metrics;
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (config.metrics_addr != "off") {
+    auto started = MetricsServer::start(config.metrics_addr, metrics.shared_registry());
+    if (!started) return fail(started.error().message);
+    metrics_server = std::move(*started);
+  }
+  const std::string metrics_addr = metrics_server ? metrics_server->address() : "off";
+
+  CniConfWriter conf_writer({.dir = config.cni_conf_dir,
+                             .agent_socket = config.socket,
+                             .on_error = [&metrics] { metrics.count_conflist_error(); }});
+  CniConfListener conf_listener(conf_writer);
+  FunctionListener pool_gauges(
+      [&metrics](const ipam::ClusterState& state, const ipam::Allocator::CatchUp&) {
+        metrics.refresh_pools(state);
+      });
+  StoreWatcher watcher(shared, {&conf_listener, &pool_gauges});
+  watcher.poll_once();  // conflists and gauges are in place before the first request
+  watcher.start();
+
+  IpamApi api(
+      shared, metrics,
+      {.node = config.node_name, .version = version_string(), .metrics_addr = metrics_addr});
+  HttpRouter router;
+  api.add_routes(router);
+  auto listener = listen_unix(config.socket, 0600);
+  if (!listener) return fail(listener.error().message);
+  auto server = UnixHttpServer::start(std::move(*listener),
+                                      {.socket_path = config.socket, .allowed_uid = 0}, router);
+  if (!server) return fail(server.error().message);
+
+  spdlog::info(
+      "ipfence-agent {} serving {} (node {}, store {}, metrics {}, cni conf dir {}, {} pools)",
+      version_string(), config.socket, config.node_name, allocator.store().describe(), metrics_addr,
+      config.cni_conf_dir,
+      shared.with([](ipam::Allocator& a) { return a.state().pools().size(); }));
+
+  const int signal = signals.wait();
+  spdlog::info("received {}: no new connections; finishing {} request(s) in flight",
+               signal == SIGINT ? "SIGINT" : "SIGTERM", (*server)->in_flight());
+  const bool drained = (*server)->stop(kShutdownGrace);
+  watcher.stop();
+  spdlog::info("ipfence-agent stopped{}", drained ? "" : " (some requests were cut off)");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CommandLine command_line;
+  try {
+    command_line = parse_command_line(std::vector<std::string>(argv, argv + argc));
+  } catch (const ConfigError& e) {
+    std::cerr << "ipfence-agent: " << e.what() << "\n";
+    return 2;
+  }
+  if (command_line.exit) {
+    std::cout << command_line.output << "\n";
+    return command_line.exit_code;
+  }
+  setup_logging(command_line.config.log_level, command_line.config.log_json);
+  try {
+    return run(command_line.config);
+  } catch (const std::exception& e) {
+    return fail(std::string("start-up failed: ") + e.what());
+  }
+}
