@@ -4,8 +4,18 @@ add_library(ipfence_e2e_support STATIC
   e2e/support/process.cpp
   e2e/support/netns.cpp
   e2e/support/cni_runtime.cpp
+  e2e/support/agent_node.cpp
 )
 target_link_libraries(ipfence_e2e_support PUBLIC nlohmann_json::nlohmann_json Threads::Threads)
+if(TARGET ipfence-agent AND TARGET ipfence)
+  target_compile_definitions(ipfence_e2e_support PUBLIC
+    IPFENCE_AGENT_BIN="$<TARGET_FILE:ipfence-agent>"
+    IPFENCE_CTL_BIN="$<TARGET_FILE:ipfencectl>"
+    IPFENCE_PLUGIN_DIR="$<TARGET_FILE_DIR:ipfence>")
+else()
+  target_compile_definitions(ipfence_e2e_support PUBLIC
+    IPFENCE_AGENT_BIN="ipfence-agent" IPFENCE_CTL_BIN="ipfencectl" IPFENCE_PLUGIN_DIR="/usr/lib/cni")
+endif()
 
 add_executable(cnirun e2e/tools/cnirun.cpp)
 target_link_libraries(cnirun PRIVATE ipfence_e2e_support CLI11::CLI11)
@@ -16,11 +26,7 @@ if(e2e_sources AND TARGET ipfence-agent AND TARGET ipfence)
   target_link_libraries(e2e PRIVATE ipfence_e2e_support ipfence_ipam GTest::gtest GTest::gmock
                                     GTest::gtest_main)
   add_dependencies(e2e ipfence-agent ipfence ipfencectl cnirun)
-  target_compile_definitions(e2e PRIVATE
-    IPFENCE_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
-    IPFENCE_AGENT_BIN="$<TARGET_FILE:ipfence-agent>"
-    IPFENCE_CTL_BIN="$<TARGET_FILE:ipfencectl>"
-    IPFENCE_PLUGIN_DIR="$<TARGET_FILE_DIR:ipfence>")
+  target_compile_definitions(e2e PRIVATE IPFENCE_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
   # Privileged tests share one lock: they never run at the same time as each other.
   gtest_discover_tests(e2e PROPERTIES LABELS privileged RESOURCE_LOCK privileged
                        DISCOVERY_TIMEOUT 60)

@@ -1,0 +1,139 @@
+#include "tests/e2e/support/agent_node.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace ipfence::e2e {
+
+const char* const kSeedReservedYaml = R"(apiVersion: spiderpool.spidernet.io/v2beta1
+kind: SpiderReservedIP
+metadata:
+  name: test-reservedip
+spec:
+  ips:
+  - 10.6.168.131-10.6.168.132
+)";
+
+const char* const kSeedPoolYaml = R"(apiVersion: spiderpool.spidernet.io/v2beta1
+kind: SpiderIPPool
+metadata:
+  name: test-ippool
+spec:
+  subnet: 10.6.0.0/16
+  ips:
+  - 10.6.168.131-10.6.168.133
+)";
+
+std::string seed_multus_config(const std::string& master) {
+  return "apiVersion: spiderpool.spidernet.io/v2beta1\n"
+         "kind: SpiderMultusConfig\n"
+         "metadata:\n"
+         "  name: macvlan-" + master + "\n"
+         "  namespace: kube-system\n"
+         "spec:\n"
+         "  cniType: macvlan\n"
+         "  enableCoordinator: true\n"
+         "  macvlan:\n"
+         "    master:\n"
+         "    - " + master + "\n";
+}
+
+AgentNode::AgentNode(const std::string& tag, AgentNodeOptions options)
+    : tag_(tag), options_(std::move(options)) {
+  char dir_template[] = "/tmp/ipfence-e2e-XXXXXX";
+  if (!mkdtemp(dir_template)) throw std::runtime_error("mkdtemp failed");
+  dir_ = dir_template;
+  std::filesystem::create_directories(conf_dir());
+  store_url_ = options_.store_url.empty() ? "file://" + dir_ + "/store" : options_.store_url;
+  topology_ = std::make_unique<NodeTopology>(tag, options_.master, options_.outside_cidr);
+  if (options_.start_agent) start_agent();
+}
+
+AgentNode::~AgentNode() {
+  stop_agent(15);
+  topology_.reset();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+void AgentNode::start_agent() {
+  std::vector<std::string> argv = topology_->node().exec_prefix();
+  for (const std::string& a :
+       {std::string(IPFENCE_AGENT_BIN), "--store=" + store_url_, "--socket=" + socket(),
+        "--node-name=" + options_.node_name, "--cni-conf-dir=" + conf_dir(),
+        std::string("--metrics-addr=127.0.0.1:0"), std::string("--log-level=debug")})
+    argv.push_back(a);
+  for (const auto& a : options_.extra_agent_args) argv.push_back(a);
+  agent_ = ChildProcess(argv, dir_ + "/agent.log");
+  bool up = wait_until(
+      [&] { return std::filesystem::exists(socket()) && agent_request("GET", "/v1/healthz").first == 200; },
+      std::chrono::seconds(10));
+  if (!up) throw std::runtime_error("ipfence-agent did not come up:\n" + agent_.log());
+}
+
+int AgentNode::stop_agent(int signal) { return agent_.stop(signal); }
+
+ProcessResult AgentNode::ctl(const std::vector<std::string>& args,
+                             const std::string& input) const {
+  std::vector<std::string> argv{IPFENCE_CTL_BIN, "--store", store_url_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv, {}, input);
+}
+
+std::string AgentNode::apply(const std::string& yaml) const {
+  ProcessResult r = ctl({"apply", "-f", "-"}, yaml);
+  if (r.exit_code != 0) throw std::runtime_error("ipfencectl apply failed: " + r.err);
+  return r.out;
+}
+
+std::pair<int, nlohmann::json> AgentNode::agent_request(const std::string& method,
+                                                        const std::string& path,
+                                                        const nlohmann::json& body) const {
+  std::vector<std::string> argv{"curl", "-s", "-m", "10", "-o", "-", "-w", "\n%{http_code}",
+                                "--unix-socket", socket(), "-X", method,
+                                "http://agent" + path};
+  if (!body.is_null()) {
+    argv.insert(argv.end(), {"-H", "Content-Type: application/json", "--data-binary", "@-"});
+  }
+  ProcessResult r = run_process(argv, {}, body.is_null() ? "" : body.dump());
+  auto newline = r.out.rfind('\n');
+  if (r.exit_code != 0 || newline == std::string::npos) return {0, nullptr};
+  int status = std::atoi(r.out.c_str() + newline + 1);
+  nlohmann::json json = nlohmann::json::parse(r.out.substr(0, newline), nullptr, false);
+  return {status, json.is_discarded() ? nlohmann::json(r.out.substr(0, newline)) : json};
+}
+
+std::string AgentNode::metrics_addr() const {
+  auto [status, body] = agent_request("GET", "/v1/status");
+  if (status != 200) return "";
+  return body.value("metricsAddr", "");
+}
+
+std::string AgentNode::cni_path() { return std::string(IPFENCE_PLUGIN_DIR) + ":/usr/lib/cni"; }
+
+CniRuntime AgentNode::runtime(const std::string& name, std::chrono::milliseconds timeout) const {
+  std::string path;
+  wait_until(
+      [&] {
+        if (!std::filesystem::exists(conf_dir())) return false;
+        for (const auto& entry : std::filesystem::directory_iterator(conf_dir())) {
+          std::ifstream in(entry.path());
+          nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+          if (!j.is_discarded() && j.value("name", "") == name) {
+            path = entry.path();
+            return true;
+          }
+        }
+        return false;
+      },
+      timeout);
+  if (path.empty()) throw std::runtime_error("no conflist named " + name + " in " + conf_dir());
+  std::ifstream in(path);
+  return CniRuntime(nlohmann::json::parse(in), cni_path(), topology_->node().name());
+}
+
+}  // namespace ipfence::e2e
