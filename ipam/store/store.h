@@ -1,10 +1,12 @@
 // The store: a revisioned key-value space with etcd v3 semantics, so that the embedded file
 // backend and the etcd backend are interchangeable behind one interface.
 //
-// - Every committed transaction bumps the store revision by one; each key remembers the
-//   revision that created it, the one that last modified it, and its version (number of puts
-//   since creation; 0 = absent).
+// - Every committed transaction that changes something bumps the store revision by one (as
+//   in etcd, one whose ops change nothing, e.g. deleting an absent key, succeeds at the
+//   current revision); each key remembers the revision that created it, the one that last
+//   modified it, and its version (number of puts since creation; 0 = absent).
 // - A transaction is all-or-nothing: if every compare holds, all ops apply at one revision.
+//   Two ops on one key in one transaction are rejected (ErrorCode::invalid_argument).
 // - A watch delivers every change after a revision in order; when that revision has been
 //   compacted away the watch reports ErrorCode::compacted and the caller lists again.
 #pragma once
@@ -76,6 +78,7 @@ struct Event {
   enum class Type { put, del };
   Type type = Type::put;
   KeyValue kv;  // for del: key and mod_revision (= the deleting revision) only
+  bool operator==(const Event&) const = default;
 };
 
 class Watch {

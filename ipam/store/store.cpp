@@ -1,0 +1,74 @@
+#include "ipam/store/store.h"
+
+#include "ipam/store/file_store.h"
+#include "ipam/store/memory_store.h"
+
+namespace ipfence::store {
+
+Result<std::int64_t> Store::create(const std::string& key, const std::string& value) {
+  IPF_ASSIGN_OR_RETURN(auto result, commit(Txn{{Compare::absent(key)}, {Op::put(key, value)}}));
+  if (!result.succeeded) return make_error(ErrorCode::already_exists, "key " + key + " exists");
+  return result.revision;
+}
+
+Result<std::int64_t> Store::update(const std::string& key, const std::string& value,
+                                   std::int64_t expected_mod_revision) {
+  IPF_ASSIGN_OR_RETURN(auto result, commit(Txn{{Compare::unchanged(key, expected_mod_revision)},
+                                               {Op::put(key, value)}}));
+  if (!result.succeeded)
+    return make_error(ErrorCode::conflict, "key " + key +
+                                               " changed or was deleted after mod_revision " +
+                                               std::to_string(expected_mod_revision));
+  return result.revision;
+}
+
+Result<std::int64_t> Store::remove(const std::string& key, std::int64_t expected_mod_revision) {
+  IPF_ASSIGN_OR_RETURN(
+      auto result, commit(Txn{{Compare::unchanged(key, expected_mod_revision)}, {Op::del(key)}}));
+  if (!result.succeeded)
+    return make_error(ErrorCode::conflict, "key " + key +
+                                               " changed or was deleted after mod_revision " +
+                                               std::to_string(expected_mod_revision));
+  return result.revision;
+}
+
+namespace {
+
+constexpr std::string_view kAcceptedForms =
+    "use file:///path/to/dir (or an absolute path such as /var/lib/ipfence), "
+    "etcd://host:port[,host:port...], or memory:// (in-process, for tests)";
+
+Error bad_url(const std::string& url, std::string_view why) {
+  return make_error(ErrorCode::invalid_argument, "store URL \"" + url + "\" " + std::string(why) +
+                                                     ": " + std::string(kAcceptedForms));
+}
+
+Result<std::unique_ptr<Store>> open_file_store(const std::string& url, const std::string& path) {
+  if (path.empty() || path.front() != '/')
+    return bad_url(url, "does not name an absolute directory");
+  IPF_ASSIGN_OR_RETURN(auto store, FileStore::open(path));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_store(const std::string& url) {
+  const std::string_view view = url;
+  if (view.starts_with("file://")) {
+    std::string rest(view.substr(7));
+    // file://localhost/path is the other spelling RFC 8089 allows; any other host is not us.
+    if (rest.starts_with("localhost/")) rest.erase(0, 9);
+    return open_file_store(url, rest);
+  }
+  if (view.starts_with("/")) return open_file_store(url, url);
+  if (view == "memory://" || view == "memory:")
+    return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
+  if (view.starts_with("etcd://"))
+    return make_error(ErrorCode::invalid_argument,
+                      "store URL \"" + url +
+                          "\": the etcd backend is not built into this binary yet; use "
+                          "file:///var/lib/ipfence (the embedded store) for now");
+  return bad_url(url, url.empty() ? "is empty" : "has an unknown form");
+}
+
+}  // namespace ipfence::store

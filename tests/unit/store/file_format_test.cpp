@@ -1,0 +1,132 @@
+// The file store's byte layout and JSON bodies, without any files.
+#include "ipam/store/file_format.h"
+
+#include <gtest/gtest.h>
+
+#include "ipam/store/file_json.h"
+
+namespace ipfence::store {
+namespace {
+
+TEST(FileFormat, Crc32IsTheStandardOne) {
+  EXPECT_EQ(crc32("123456789"), 0xCBF43926u);  // the check value of CRC-32/ISO-HDLC
+  EXPECT_EQ(crc32(""), 0u);
+}
+
+TEST(FileFormat, WalHeaderRoundTripsAndRejectsDamage) {
+  const auto header = encode_wal_header(1234567890123);
+  ASSERT_EQ(header.size(), kWalHeaderSize);
+  EXPECT_EQ(*decode_wal_header(header, "wal"), 1234567890123);
+  std::string damaged = header;
+  damaged[9] ^= 1;
+  EXPECT_EQ(decode_wal_header(damaged, "/d/wal").error().code, ErrorCode::corrupt);
+  EXPECT_NE(decode_wal_header(damaged, "/d/wal").error().message.find("/d/wal"), std::string::npos);
+  EXPECT_EQ(decode_wal_header(header.substr(0, 10), "wal").error().code, ErrorCode::corrupt);
+  EXPECT_EQ(decode_wal_header("IPFSNAP1" + header.substr(8), "wal").error().code,
+            ErrorCode::corrupt);
+}
+
+class ScanRecords : public ::testing::Test {
+ protected:
+  const std::string a_ = frame_record("first body");
+  const std::string b_ = frame_record("second");
+  const std::string c_ = frame_record("third, the last");
+  const std::string all_ = a_ + b_ + c_;
+};
+
+TEST_F(ScanRecords, ReadsEveryGoodRecordWithItsOffset) {
+  auto scan = scan_records(all_, 100, "wal");
+  ASSERT_TRUE(scan.ok()) << scan.error().message;
+  ASSERT_EQ(scan->records.size(), 3u);
+  EXPECT_EQ(scan->records[1].offset, 100 + a_.size());
+  EXPECT_EQ(scan->records[2].body, "third, the last");
+  EXPECT_EQ(scan->end, 100 + all_.size());
+  EXPECT_EQ(scan->torn_bytes, 0u);
+  EXPECT_EQ(scan_records("", 24, "wal")->end, 24u);
+}
+
+TEST_F(ScanRecords, AnUnfinishedFinalRecordIsTorn) {
+  std::string bad_final = all_;
+  bad_final.back() ^= 1;
+  for (const auto& data : {all_.substr(0, all_.size() - 1), (a_ + b_).append(c_.substr(0, 7)),
+                           bad_final, a_ + b_ + std::string(40, '\0'), a_ + b_ + "\xff"}) {
+    auto scan = scan_records(data, 0, "wal");
+    ASSERT_TRUE(scan.ok()) << scan.error().message;
+    EXPECT_EQ(scan->records.size(), 2u);
+    EXPECT_EQ(scan->end, a_.size() + b_.size());
+    EXPECT_EQ(scan->torn_bytes, data.size() - scan->end);
+  }
+}
+
+TEST_F(ScanRecords, DamageBeforeMoreRecordsIsCorrupt) {
+  for (std::size_t at : {std::size_t{1}, std::size_t{5}, kRecordHeaderSize + 2}) {
+    std::string data = all_;
+    data[a_.size() + at] ^= 0x10;  // inside the second record
+    auto scan = scan_records(data, 24, "/s/wal");
+    ASSERT_FALSE(scan.ok()) << "damage at " << at;
+    EXPECT_EQ(scan.error().code, ErrorCode::corrupt);
+    EXPECT_NE(scan.error().message.find("/s/wal"), std::string::npos);
+    EXPECT_NE(scan.error().message.find("offset " + std::to_string(24 + a_.size())),
+              std::string::npos)
+        << scan.error().message;
+  }
+  // Garbage inserted between good records.
+  EXPECT_FALSE(scan_records(a_ + "garbage" + b_, 0, "wal").ok());
+}
+
+TEST(FileFormat, SnapshotFramingChecksLengthAndChecksum) {
+  const auto file = frame_snapshot("{\"revision\":0,\"kvs\":[]}");
+  EXPECT_TRUE(file.starts_with("ipfence-snapshot v1 crc32="));
+  EXPECT_EQ(*unframe_snapshot(file, "s"), "{\"revision\":0,\"kvs\":[]}");
+  std::string flipped = file;
+  flipped[flipped.size() - 3] ^= 1;
+  for (const auto& bad : {flipped, file.substr(0, file.size() - 1), file + "\n", std::string("{}"),
+                          std::string("ipfence-snapshot v1 crc32=zz bytes=2\n{}")}) {
+    auto body = unframe_snapshot(bad, "/x/snapshot.json");
+    ASSERT_FALSE(body.ok()) << bad;
+    EXPECT_EQ(body.error().code, ErrorCode::corrupt);
+    EXPECT_NE(body.error().message.find("/x/snapshot.json"), std::string::npos);
+  }
+}
+
+TEST(FileJson, ChangesRoundTripIncludingBytesThatAreNotText) {
+  const std::string binary("\0\x01\xff\xc3", 4);
+  Change change{42,
+                {Event{Event::Type::put, KeyValue{"ips/p/10.0.0.1", "{\"pod\":\"a\"}", 40, 42, 3}},
+                 Event{Event::Type::del, KeyValue{"gone", {}, 0, 42, 0}},
+                 Event{Event::Type::put, KeyValue{binary, binary + "x", 42, 42, 1}},
+                 Event{Event::Type::put, KeyValue{"utf8 \xe2\x82\xac", "", 42, 42, 1}}}};
+  const auto body = encode_change(change);
+  EXPECT_NE(body.find("\"base64\""), std::string::npos) << body;
+  EXPECT_NE(body.find("ips/p/10.0.0.1"), std::string::npos) << "text stays readable";
+  auto decoded = decode_change(body);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(*decoded, change);
+}
+
+TEST(FileJson, UndecodableRecordsAreCorrupt) {
+  for (const char* body :
+       {"", "{", "[]", "{\"revision\":1}",
+        "{\"revision\":0,\"ops\":[{\"op\":\"delete\",\"key\":\"a\"}]}",
+        "{\"revision\":1,\"ops\":[]}", "{\"revision\":1,\"ops\":[{\"op\":\"move\",\"key\":\"a\"}]}",
+        "{\"revision\":1,\"ops\":[{\"op\":\"delete\",\"key\":{\"base64\":\"!!\"}}]}"}) {
+    auto change = decode_change(body);
+    ASSERT_FALSE(change.ok()) << body;
+    EXPECT_EQ(change.error().code, ErrorCode::corrupt);
+  }
+}
+
+TEST(FileJson, SnapshotsRoundTripAndRejectImpossibleStates) {
+  std::map<std::string, KeyValue> kvs{{"a", KeyValue{"a", "1", 2, 5, 3}},
+                                      {"b\xff", KeyValue{"b\xff", "", 7, 7, 1}}};
+  auto decoded = decode_snapshot(encode_snapshot(9, kvs));
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(decoded->revision, 9);
+  EXPECT_EQ(decoded->kvs, kvs);
+  EXPECT_FALSE(decode_snapshot(encode_snapshot(6, kvs)).ok())
+      << "a key modified after the snapshot";
+  EXPECT_FALSE(decode_snapshot("{\"revision\":1,\"kvs\":[{\"key\":\"a\"}]}").ok());
+}
+
+}  // namespace
+}  // namespace ipfence::store

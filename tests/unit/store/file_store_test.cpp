@@ -1,0 +1,360 @@
+// FileStore beyond the contract: several instances on one directory (as several processes
+// would be), reopening, damaged files, torn writes, and log rotation.
+#include "ipam/store/file_store.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "ipam/store/file_format.h"
+#include "ipam/store/file_io.h"
+#include "ipam/store/file_json.h"
+#include "tests/unit/store/temp_dir.h"
+
+namespace ipfence::store {
+namespace {
+
+using testing::TempDir;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void spit(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+}
+
+void append(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary | std::ios::app) << data;
+}
+
+class FileStoreTest : public ::testing::Test {
+ protected:
+  std::string dir() const { return tmp_.store_dir(); }
+  std::string wal() const { return dir() + "/wal"; }
+  std::string snapshot() const { return dir() + "/snapshot.json"; }
+
+  std::unique_ptr<FileStore> open(FileStore::Options options = {}) {
+    options.log = [this](std::string_view message) { logged_.emplace_back(message); };
+    auto store = FileStore::open(dir(), std::move(options));
+    EXPECT_TRUE(store.ok()) << store.error().message;
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+  Error open_fails() {
+    auto store = FileStore::open(dir(), FileStore::Options{});
+    EXPECT_FALSE(store.ok()) << "opened a damaged store";
+    return store.ok() ? Error{} : store.error();
+  }
+  // A store with keys k0..k{n-1}, closed again.
+  void fill(int n) {
+    auto store = open();
+    for (int i = 0; i < n; ++i) ASSERT_TRUE(store->create("k" + std::to_string(i), "v").ok());
+  }
+  std::int64_t revision(Store& store) { return store.list("")->revision; }
+  std::unique_ptr<Watch> must_watch(Store& store, std::int64_t after) {
+    auto watch = store.watch("", after);
+    EXPECT_TRUE(watch.ok()) << watch.error().message;
+    return watch.ok() ? std::move(watch).value() : nullptr;
+  }
+
+  TempDir tmp_;
+  std::vector<std::string> logged_;
+};
+
+TEST_F(FileStoreTest, CreatesAPrivateDirectoryAndFiles) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->describe(), "file://" + dir());
+  struct stat st {};
+  ASSERT_EQ(::stat(dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  for (const char* name : {"wal", "snapshot.json", "lock"}) {
+    ASSERT_EQ(::stat((dir() + "/" + name).c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << name;
+  }
+}
+
+TEST_F(FileStoreTest, ReopenKeepsDataAndHistory) {
+  {
+    auto store = open();
+    const auto a = *store->create("a", "1");
+    ASSERT_TRUE(store->update("a", "2", a).ok());
+    const auto b = *store->create("b", "1");
+    ASSERT_TRUE(store->remove("b", b).ok());
+  }
+  auto store = open();
+  EXPECT_EQ(revision(*store), 4);
+  EXPECT_EQ(**store->get("a"), (KeyValue{"a", "2", 1, 2, 2}));
+  EXPECT_FALSE(store->get("b")->has_value());
+  auto watch = store->watch("", 0);
+  ASSERT_TRUE(watch.ok()) << watch.error().message;
+  auto events = (*watch)->next(std::chrono::milliseconds(100));
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 4u);
+  EXPECT_EQ((*events)[3].type, Event::Type::del);
+  EXPECT_EQ(*store->create("c", "1"), 5);
+}
+
+TEST_F(FileStoreTest, TwoInstancesSeeEachOthersCommits) {
+  auto a = open();
+  auto b = open();
+  const auto created = *a->create("k", "from a");
+  EXPECT_EQ((*b->get("k"))->value, "from a");
+  ASSERT_TRUE(b->update("k", "from b", created).ok());
+  EXPECT_EQ((*a->get("k"))->value, "from b");
+  EXPECT_EQ(a->create("k", "again").error().code, ErrorCode::already_exists);
+  EXPECT_EQ(revision(*a), revision(*b));
+}
+
+// Read-modify-write from four instances: no update may be lost, so txns serialize.
+TEST_F(FileStoreTest, TransactionsOfManyInstancesSerialize) {
+  ASSERT_TRUE(open()->create("counter", "0").ok());
+  constexpr int kThreads = 4;
+  constexpr int kIncrements = 25;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([this] {
+      auto store = open();
+      for (int i = 0; i < kIncrements;) {
+        auto kv = **store->get("counter");
+        auto done =
+            store->update("counter", std::to_string(std::stoi(kv.value) + 1), kv.mod_revision);
+        if (done.ok())
+          ++i;
+        else
+          EXPECT_EQ(done.error().code, ErrorCode::conflict);
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  auto kv = **open()->get("counter");
+  EXPECT_EQ(kv.value, std::to_string(kThreads * kIncrements));
+  EXPECT_EQ(kv.version, kThreads * kIncrements + 1);
+}
+
+TEST_F(FileStoreTest, DamagedSnapshotIsReportedNotReset) {
+  fill(3);
+  ASSERT_TRUE(open()->compact(3).ok());  // puts the keys into the snapshot
+  const std::string good = slurp(snapshot());
+  const std::string wal_before = slurp(wal());
+  std::string flipped = good;
+  flipped[flipped.size() - 10] ^= 0x20;
+  for (const auto& damaged : {flipped, good.substr(0, good.size() - 5), std::string("hello"),
+                              good + "x", std::string()}) {
+    spit(snapshot(), damaged);
+    const auto error = open_fails();
+    EXPECT_EQ(error.code, ErrorCode::corrupt) << error.message;
+    EXPECT_NE(error.message.find(snapshot()), std::string::npos) << error.message;
+    EXPECT_NE(error.message.find("backup"), std::string::npos) << "says what to do";
+    EXPECT_EQ(slurp(snapshot()), damaged) << "the damaged file was rewritten";
+    EXPECT_EQ(slurp(wal()), wal_before);
+  }
+  spit(snapshot(), good);
+  EXPECT_EQ(open()->list("")->kvs.size(), 3u);
+}
+
+TEST_F(FileStoreTest, TornFinalRecordIsDroppedAndEarlierOnesKept) {
+  fill(3);
+  const std::string clean = slurp(wal());
+  Change change{4, {Event{Event::Type::put, KeyValue{"torn", "x", 4, 4, 1}}}};
+  const std::string record = frame_record(encode_change(change));
+  std::string bad_crc = record;
+  bad_crc.back() ^= 1;
+  const std::vector<std::pair<std::string, std::string>> tails = {
+      {"short header", record.substr(0, 5)},
+      {"short body", record.substr(0, record.size() - 3)},
+      {"bad checksum of the final record", bad_crc},
+      {"zeros", std::string(4096, '\0')},
+  };
+  for (const auto& [what, tail] : tails) {
+    SCOPED_TRACE(what);
+    spit(wal(), clean + tail);
+    logged_.clear();
+    auto store = open();
+    ASSERT_TRUE(store);
+    EXPECT_EQ(revision(*store), 3);
+    EXPECT_EQ(store->list("k")->kvs.size(), 3u);
+    EXPECT_FALSE(store->get("torn")->has_value());
+    EXPECT_EQ(slurp(wal()), clean) << "the torn bytes are cut off";
+    ASSERT_EQ(logged_.size(), 1u);
+    EXPECT_NE(logged_[0].find("dropped"), std::string::npos) << logged_[0];
+  }
+  auto store = open();
+  EXPECT_EQ(*store->create("after", "x"), 4);
+  store.reset();
+  EXPECT_EQ(revision(*open()), 4);
+}
+
+// Readers share the lock, so only the next writer may cut a torn tail.
+TEST_F(FileStoreTest, ReadersLeaveATornTailForTheNextWriter) {
+  fill(2);
+  auto store = open();
+  const std::string clean = slurp(wal());
+  append(wal(), "IPFR\x05");
+  EXPECT_EQ(store->list("")->kvs.size(), 2u);
+  EXPECT_EQ(slurp(wal()).size(), clean.size() + 5);
+  EXPECT_EQ(*store->create("k9", "x"), 3);
+  store.reset();
+  EXPECT_EQ(open()->list("")->kvs.size(), 3u);
+}
+
+TEST_F(FileStoreTest, DamageInTheMiddleOfTheLogIsCorrupt) {
+  fill(5);
+  const std::string clean = slurp(wal());
+  // The second record starts after the header and the first record.
+  const auto first =
+      scan_records(std::string_view(clean).substr(kWalHeaderSize), kWalHeaderSize, wal());
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->records.size(), 5u);
+  const auto second = first->records[1].offset;
+  for (std::size_t at : {second + 2, second + kRecordHeaderSize + 3}) {
+    std::string damaged = clean;
+    damaged[at] ^= 0x40;
+    spit(wal(), damaged);
+    const auto error = open_fails();
+    EXPECT_EQ(error.code, ErrorCode::corrupt) << error.message;
+    EXPECT_NE(error.message.find(wal()), std::string::npos) << error.message;
+    EXPECT_NE(error.message.find("offset " + std::to_string(second)), std::string::npos)
+        << error.message;
+    EXPECT_EQ(slurp(wal()), damaged);
+  }
+  spit(wal(), clean.substr(0, 10));
+  EXPECT_EQ(open_fails().code, ErrorCode::corrupt) << "a truncated log header";
+  spit(wal(), clean);
+  EXPECT_EQ(open()->list("")->kvs.size(), 5u);
+}
+
+// Damage that appears under a running instance fails every later call, not just one.
+TEST_F(FileStoreTest, RunningInstanceStopsAtDamage) {
+  fill(2);
+  auto store = open();
+  const std::string valid_next = frame_record(
+      encode_change(Change{3, {Event{Event::Type::put, KeyValue{"x", "1", 3, 3, 1}}}}));
+  append(wal(), "garbage!" + valid_next);
+  for (int i = 0; i < 2; ++i) {
+    auto listed = store->list("");
+    ASSERT_FALSE(listed.ok());
+    EXPECT_EQ(listed.error().code, ErrorCode::corrupt);
+    EXPECT_NE(listed.error().message.find(wal()), std::string::npos) << listed.error().message;
+  }
+  EXPECT_EQ(store->create("y", "1").error().code, ErrorCode::corrupt);
+}
+
+TEST_F(FileStoreTest, RejectsOptionsThatWouldRotateOnEveryCommit) {
+  FileStore::Options options;
+  options.compact_after_records = 10;
+  options.keep_records = 10;
+  auto store = FileStore::open(dir(), options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.error().code, ErrorCode::invalid_argument);
+}
+
+TEST_F(FileStoreTest, MissingFilesAreCorruptUnlessTheStoreIsNew) {
+  fill(2);
+  ASSERT_TRUE(open()->compact(2).ok());
+  std::filesystem::rename(wal(), wal() + ".bak");
+  EXPECT_EQ(open_fails().code, ErrorCode::corrupt) << "a log lost after revision 0";
+  std::filesystem::rename(wal() + ".bak", wal());
+  std::filesystem::remove(snapshot());
+  const auto error = open_fails();
+  EXPECT_EQ(error.code, ErrorCode::corrupt);
+  EXPECT_NE(error.message.find("snapshot.json"), std::string::npos);
+}
+
+TEST_F(FileStoreTest, LeftoverTempFilesAreIgnored) {
+  fill(2);
+  spit(snapshot() + ".tmp", "half a snap");
+  spit(wal() + ".tmp", "half a log");
+  EXPECT_EQ(open()->list("")->kvs.size(), 2u);
+  EXPECT_FALSE(std::filesystem::exists(snapshot() + ".tmp"));
+}
+
+TEST_F(FileStoreTest, RotationKeepsDataAndWatchesFollowIt) {
+  FileStore::Options options;
+  options.compact_after_records = 10;
+  options.keep_records = 3;
+  auto writer = open(options);
+  auto follower_store = open(options);
+  auto follower = must_watch(*follower_store, 0);
+  auto laggard = must_watch(*open(options), 0);  // its store is gone; the watch keeps it alive
+
+  std::vector<std::int64_t> seen;
+  for (int i = 1; i <= 35; ++i) {
+    const std::string key = "k" + std::to_string(i % 7);
+    auto kv = *writer->get(key);
+    auto done = kv ? writer->update(key, std::to_string(i), kv->mod_revision)
+                   : writer->create(key, std::to_string(i));
+    ASSERT_TRUE(done.ok()) << done.error().message;
+    if (i % 2 == 0) {
+      auto events = follower->next(std::chrono::milliseconds(0));
+      ASSERT_TRUE(events.ok()) << events.error().message;
+      for (const auto& event : *events) seen.push_back(event.kv.mod_revision);
+    }
+  }
+  auto rest = follower->next(std::chrono::milliseconds(0));
+  ASSERT_TRUE(rest.ok()) << rest.error().message;
+  for (const auto& event : *rest) seen.push_back(event.kv.mod_revision);
+  ASSERT_EQ(seen.size(), 35u) << "a watcher less than keep_records behind misses nothing";
+  for (std::size_t i = 0; i < seen.size(); ++i)
+    EXPECT_EQ(seen[i], static_cast<std::int64_t>(i + 1));
+
+  auto lagged = laggard->next(std::chrono::milliseconds(0));
+  ASSERT_FALSE(lagged.ok());
+  EXPECT_EQ(lagged.error().code, ErrorCode::compacted);
+
+  const auto log =
+      scan_records(std::string_view(slurp(wal())).substr(kWalHeaderSize), kWalHeaderSize, wal());
+  ASSERT_TRUE(log.ok());
+  EXPECT_LT(log->records.size(), 10u) << "the log was rotated";
+
+  writer.reset();
+  follower_store.reset();
+  auto reopened = open(options);
+  EXPECT_EQ(revision(*reopened), 35);
+  EXPECT_EQ((*reopened->get("k0"))->value, "35");
+  EXPECT_EQ((*reopened->get("k1"))->version, 5);
+  EXPECT_EQ(reopened->watch("", 1).error().code, ErrorCode::compacted);
+  auto recent = reopened->watch("", 33);
+  ASSERT_TRUE(recent.ok()) << recent.error().message;
+  EXPECT_EQ((*recent)->next(std::chrono::milliseconds(0))->size(), 2u);
+  EXPECT_TRUE(logged_.empty()) << logged_.front();
+}
+
+// An instance that slept through several rotations reloads the snapshot.
+TEST_F(FileStoreTest, InstanceThatMissedRotationsReloads) {
+  FileStore::Options options;
+  options.compact_after_records = 4;
+  options.keep_records = 1;
+  auto sleeper = open(options);
+  auto writer = open(options);
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(writer->create("k" + std::to_string(i), "v").ok());
+  auto listed = sleeper->list("k");
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  EXPECT_EQ(listed->kvs.size(), 30u);
+  EXPECT_EQ(listed->revision, 30);
+  EXPECT_TRUE(sleeper->create("k0", "x").error().code == ErrorCode::already_exists);
+  EXPECT_EQ(*sleeper->create("new", "x"), 31);
+}
+
+TEST_F(FileStoreTest, WatchSeesAnotherInstanceWithin100ms) {
+  auto watcher = open();
+  auto writer = open();
+  auto watch = must_watch(*watcher, 0);
+  std::chrono::steady_clock::duration worst{};
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(writer->create("k" + std::to_string(i), "v").ok());
+    const auto begin = std::chrono::steady_clock::now();
+    auto events = watch->next(std::chrono::seconds(2));
+    worst = std::max(worst, std::chrono::steady_clock::now() - begin);
+    ASSERT_TRUE(events.ok());
+    ASSERT_EQ(events->size(), 1u);
+  }
+  // The poll interval is 20 ms; 100 ms is the agent's requirement.
+  EXPECT_LT(worst, std::chrono::milliseconds(100));
+}
+
+}  // namespace
+}  // namespace ipfence::store
