@@ -12,22 +12,32 @@ std::string_view policy_name(ReservedPolicy policy) {
 
 std::string_view reason_name(Reason reason) {
   switch (reason) {
-    case Reason::none: return "none";
-    case Reason::reserved: return "reserved";
-    case Reason::unallocated: return "unallocated";
-    case Reason::mac_mismatch: return "mac_mismatch";
-    case Reason::spoofed: return "spoofed";
-    case Reason::malformed: return "malformed";
-    case Reason::reserved_in_use: return "reserved_in_use";
+    case Reason::none:
+      return "none";
+    case Reason::reserved:
+      return "reserved";
+    case Reason::unallocated:
+      return "unallocated";
+    case Reason::mac_mismatch:
+      return "mac_mismatch";
+    case Reason::spoofed:
+      return "spoofed";
+    case Reason::malformed:
+      return "malformed";
+    case Reason::reserved_in_use:
+      return "reserved_in_use";
   }
   return "unknown";
 }
 
 std::string_view verdict_name(Verdict verdict) {
   switch (verdict) {
-    case Verdict::passed: return "passed";
-    case Verdict::dropped: return "dropped";
-    case Verdict::monitored: return "monitored";
+    case Verdict::passed:
+      return "passed";
+    case Verdict::dropped:
+      return "dropped";
+    case Verdict::monitored:
+      return "monitored";
   }
   return "unknown";
 }

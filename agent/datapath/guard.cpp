@@ -67,8 +67,9 @@ Status check_pin_dir(const std::string& dir) {
   struct statfs fs {};
   if (::statfs(dir.c_str(), &fs) != 0) return os_error("statfs " + dir, errno);
   if (static_cast<unsigned long>(fs.f_type) != BPF_FS_MAGIC) {
-    return make_error(ErrorCode::invalid_argument,
-                      "pin dir " + dir + " is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)");
+    return make_error(
+        ErrorCode::invalid_argument,
+        "pin dir " + dir + " is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)");
   }
   return {};
 }
@@ -98,8 +99,9 @@ Status prepare_map(bpf_map* map, const std::string& pin_dir, std::uint32_t capac
       info.value_size != bpf_map__value_size(map) || info.flags != bpf_map__map_flags(map)) {
     return make_error(ErrorCode::corrupt,
                       "pinned map " + path + " has another layout (key " +
-                          std::to_string(info.key_size) + ", value " + std::to_string(info.value_size) +
-                          " bytes; this build uses " + std::to_string(bpf_map__key_size(map)) + ", " +
+                          std::to_string(info.key_size) + ", value " +
+                          std::to_string(info.value_size) + " bytes; this build uses " +
+                          std::to_string(bpf_map__key_size(map)) + ", " +
                           std::to_string(bpf_map__value_size(map)) +
                           "): it was made by an incompatible version; remove it to start afresh");
   }
@@ -127,9 +129,9 @@ Status resolve(const AttachTarget& target, Attachment& out) {
     const unsigned index = ::if_nametoindex(target.ifname.c_str());
     if (index == 0) return make_error(ErrorCode::not_found, "no interface " + target.ifname);
     if (target.ifindex != 0 && static_cast<int>(index) != target.ifindex) {
-      return make_error(ErrorCode::invalid_argument,
-                        "interface " + target.ifname + " has ifindex " + std::to_string(index) +
-                            ", not " + std::to_string(target.ifindex));
+      return make_error(ErrorCode::invalid_argument, "interface " + target.ifname +
+                                                         " has ifindex " + std::to_string(index) +
+                                                         ", not " + std::to_string(target.ifindex));
     }
     out.ifname = target.ifname;
     out.ifindex = static_cast<int>(index);
@@ -137,7 +139,8 @@ Status resolve(const AttachTarget& target, Attachment& out) {
   }
   char name[IF_NAMESIZE] = {};
   if (target.ifindex <= 0 || ::if_indextoname(target.ifindex, name) == nullptr) {
-    return make_error(ErrorCode::not_found, "no interface with ifindex " + std::to_string(target.ifindex));
+    return make_error(ErrorCode::not_found,
+                      "no interface with ifindex " + std::to_string(target.ifindex));
   }
   out.ifname = name;
   out.ifindex = target.ifindex;
@@ -160,14 +163,22 @@ std::string describe(const AttachTarget& t) {
 
 bpf_map* Guard::Impl::map(GuardMap which) const {
   switch (which) {
-    case GuardMap::leases: return skel->maps.ipf_leases;
-    case GuardMap::reserved_v4: return skel->maps.ipf_resv_v4;
-    case GuardMap::reserved_v6: return skel->maps.ipf_resv_v6;
-    case GuardMap::pools_v4: return skel->maps.ipf_pool_v4;
-    case GuardMap::pools_v6: return skel->maps.ipf_pool_v6;
-    case GuardMap::pod_macs: return skel->maps.ipf_pod_macs;
-    case GuardMap::iface_config: return skel->maps.ipf_iface_cfg;
-    case GuardMap::counters: return skel->maps.ipf_counters;
+    case GuardMap::leases:
+      return skel->maps.ipf_leases;
+    case GuardMap::reserved_v4:
+      return skel->maps.ipf_resv_v4;
+    case GuardMap::reserved_v6:
+      return skel->maps.ipf_resv_v6;
+    case GuardMap::pools_v4:
+      return skel->maps.ipf_pool_v4;
+    case GuardMap::pools_v6:
+      return skel->maps.ipf_pool_v6;
+    case GuardMap::pod_macs:
+      return skel->maps.ipf_pod_macs;
+    case GuardMap::iface_config:
+      return skel->maps.ipf_iface_cfg;
+    case GuardMap::counters:
+      return skel->maps.ipf_counters;
   }
   return nullptr;
 }
@@ -179,11 +190,13 @@ Guard::~Guard() = default;
 
 Result<Guard> Guard::open(const GuardOptions& options) {
   const GuardCapacities& cap = options.capacities;
-  if (cap.leases == 0 || cap.reserved_prefixes == 0 || cap.pool_prefixes == 0 || cap.pod_macs == 0) {
+  if (cap.leases == 0 || cap.reserved_prefixes == 0 || cap.pool_prefixes == 0 ||
+      cap.pod_macs == 0) {
     return make_error(ErrorCode::invalid_argument, "guard map capacities must be positive");
   }
   if (options.tc_handle == 0 || options.tc_priority == 0 || options.tc_priority > 0xffff) {
-    return make_error(ErrorCode::invalid_argument, "guard TC handle and priority (1..65535) must be set");
+    return make_error(ErrorCode::invalid_argument,
+                      "guard TC handle and priority (1..65535) must be set");
   }
   if (!options.pin_dir.empty()) IPF_TRY(check_pin_dir(options.pin_dir));
 
@@ -222,7 +235,8 @@ Result<Guard> Guard::open(const GuardOptions& options) {
   // Adopted tries may already hold reserved ranges: lease flags are computed against them.
   for (GuardMap trie : {GuardMap::reserved_v4, GuardMap::reserved_v6}) {
     IPF_ASSIGN_OR_RETURN(std::vector<ipam::IpPrefix> reserved, guard.prefixes(trie));
-    for (const ipam::IpPrefix& p : reserved) guard.impl_->reserved.push_back({p.network(), p.last()});
+    for (const ipam::IpPrefix& p : reserved)
+      guard.impl_->reserved.push_back({p.network(), p.last()});
   }
   guard.impl_->reserved = merge_ranges(std::move(guard.impl_->reserved));
   return guard;
@@ -291,7 +305,8 @@ Result<bool> Guard::detach(const AttachTarget& target) {
 
 Result<std::vector<Attachment>> Guard::attached() const {
   std::vector<Attachment> out;
-  IPF_ASSIGN_OR_RETURN(auto masters, (map_entries<__u32, ipf_iface_config>(map_fd(GuardMap::iface_config))));
+  IPF_ASSIGN_OR_RETURN(auto masters,
+                       (map_entries<__u32, ipf_iface_config>(map_fd(GuardMap::iface_config))));
   for (const auto& [ifindex, cfg] : masters) {
     Attachment a;
     char name[IF_NAMESIZE] = {};
@@ -320,7 +335,8 @@ Result<std::vector<Attachment>> Guard::attached() const {
 Result<IfaceConfig> Guard::iface_config(std::uint32_t ifindex) const {
   ipf_iface_config cfg{};
   const int err = bpf_map_lookup_elem(map_fd(GuardMap::iface_config), &ifindex, &cfg);
-  if (err == -ENOENT) return IfaceConfig{impl_->options.default_mode, impl_->options.default_policy};
+  if (err == -ENOENT)
+    return IfaceConfig{impl_->options.default_mode, impl_->options.default_policy};
   if (err != 0) return os_error("read ipf_iface_cfg", err);
   return IfaceConfig{static_cast<Mode>(cfg.mode), static_cast<ReservedPolicy>(cfg.reserved_policy)};
 }
@@ -337,24 +353,34 @@ Status Guard::set_reserved_policy(std::uint32_t ifindex, ReservedPolicy policy) 
   return map_update(map_fd(GuardMap::iface_config), ifindex, value);
 }
 
-int Guard::prog_fd() const { return bpf_program__fd(impl_->skel->progs.ipf_guard); }
+int Guard::prog_fd() const {
+  return bpf_program__fd(impl_->skel->progs.ipf_guard);
+}
 
 std::uint32_t Guard::prog_id() const {
   const Result<std::uint32_t> id = prog_id_of(prog_fd());
   return id.ok() ? *id : 0;
 }
 
-int Guard::map_fd(GuardMap map) const { return bpf_map__fd(impl_->map(map)); }
+int Guard::map_fd(GuardMap map) const {
+  return bpf_map__fd(impl_->map(map));
+}
 
 std::uint32_t Guard::map_id(GuardMap map) const {
   const Result<MapInfo> info = map_info(map_fd(map));
   return info.ok() ? info->id : 0;
 }
 
-std::uint32_t Guard::map_capacity(GuardMap map) const { return bpf_map__max_entries(impl_->map(map)); }
+std::uint32_t Guard::map_capacity(GuardMap map) const {
+  return bpf_map__max_entries(impl_->map(map));
+}
 
-const GuardOptions& Guard::options() const { return impl_->options; }
+const GuardOptions& Guard::options() const {
+  return impl_->options;
+}
 
-const std::vector<std::string>& Guard::warnings() const { return impl_->warnings; }
+const std::vector<std::string>& Guard::warnings() const {
+  return impl_->warnings;
+}
 
 }  // namespace ipfence::datapath

@@ -129,7 +129,9 @@ class Guard {
   // Attaches (or re-attaches, replacing) the guard. In the agent's own netns this also
   // records the master in the config map, which is how attached() finds it after a restart.
   Result<Attachment> attach(const AttachTarget& target);
-  Result<Attachment> attach(const std::string& ifname) { return attach(AttachTarget{ifname, 0, {}}); }
+  Result<Attachment> attach(const std::string& ifname) {
+    return attach(AttachTarget{ifname, 0, {}});
+  }
   Result<Attachment> attach(int ifindex) { return attach(AttachTarget{{}, ifindex, {}}); }
   // Removes our filter (only ours) and the master's config. Returns whether one was there.
   Result<bool> detach(const AttachTarget& target);

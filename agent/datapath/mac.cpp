@@ -16,7 +16,8 @@ int hex_digit(char c) {
 
 Result<Mac> Mac::parse(std::string_view text) {
   auto invalid = [&] {
-    return make_error(ErrorCode::invalid_argument, "invalid MAC address '" + std::string(text) + "'");
+    return make_error(ErrorCode::invalid_argument,
+                      "invalid MAC address '" + std::string(text) + "'");
   };
   // "aa:bb:cc:dd:ee:ff": 6 pairs and 5 separators, all of the same kind.
   if (text.size() != 17) return invalid();

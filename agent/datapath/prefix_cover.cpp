@@ -7,10 +7,14 @@ namespace {
 
 using ipam::u128;
 
-int family_bits(ipam::IpFamily family) { return family == ipam::IpFamily::v4 ? 32 : 128; }
+int family_bits(ipam::IpFamily family) {
+  return family == ipam::IpFamily::v4 ? 32 : 128;
+}
 
 // All ones in the low `bits` bits (bits may be 128).
-u128 low_mask(int bits) { return bits >= 128 ? ~u128{0} : (u128{1} << bits) - 1; }
+u128 low_mask(int bits) {
+  return bits >= 128 ? ~u128{0} : (u128{1} << bits) - 1;
+}
 
 int trailing_zeros(u128 value, int width) {
   if (value == 0) return width;
@@ -33,7 +37,7 @@ std::vector<ipam::IpPrefix> minimal_prefix_cover(const ipam::IpRange& range) {
   // Each step emits one block and either ends at `last` or moves `first` forward, and at most
   // 2 * width blocks are ever needed, so this terminates.
   while (first <= last) {
-    int bits = trailing_zeros(first, width);  // the largest block aligned at `first`...
+    int bits = trailing_zeros(first, width);       // the largest block aligned at `first`...
     while (first + low_mask(bits) > last) --bits;  // ...that does not pass `last`
     out.push_back({ipam::IpAddress(family, first), static_cast<std::uint8_t>(width - bits)});
     const u128 block_last = first + low_mask(bits);

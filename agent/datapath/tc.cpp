@@ -26,7 +26,9 @@ bpf_tc_opts filter_opts(const TcFilterId& id) {
   return opts;
 }
 
-std::string where(const TcFilterId& id) { return " (ifindex " + std::to_string(id.ifindex) + ")"; }
+std::string where(const TcFilterId& id) {
+  return " (ifindex " + std::to_string(id.ifindex) + ")";
+}
 
 }  // namespace
 

@@ -1,0 +1,299 @@
+// Guard's map syncs (desired state -> map, writing only the difference) and map reads.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <iterator>
+#include <map>
+#include <tuple>
+
+#include "agent/datapath/bpf_map.h"
+#include "agent/datapath/guard.h"
+#include "agent/datapath/guard_impl.h"
+#include "agent/datapath/prefix_cover.h"
+
+namespace ipfence::datapath {
+namespace {
+
+// ABI structs compared and ordered as bytes (they are padded by hand; pads are zero).
+template <typename T>
+using Bytes = std::array<std::uint8_t, sizeof(T)>;
+
+template <typename T>
+Bytes<T> bytes_of(const T& value) {
+  Bytes<T> b;
+  std::memcpy(b.data(), &value, sizeof(T));
+  return b;
+}
+
+template <typename T>
+T from_bytes(const Bytes<T>& b) {
+  T value;
+  std::memcpy(&value, b.data(), sizeof(T));
+  return value;
+}
+
+SyncStats operator+(const SyncStats& a, const SyncStats& b) {
+  return {a.added + b.added, a.removed + b.removed, a.changed + b.changed,
+          a.unchanged + b.unchanged};
+}
+
+Error too_many(const std::string& what, std::size_t count, std::uint32_t capacity) {
+  return make_error(ErrorCode::invalid_argument, what + ": " + std::to_string(count) +
+                                                     " entries do not fit the map's capacity " +
+                                                     std::to_string(capacity));
+}
+
+// Makes the map hold exactly `desired` (K is named by the caller: it is not deducible), writing
+// only the difference. Additions go first, so that an address moving between entries is never in
+// neither (no hole in a drop list), unless the map has no room for old and new at once; then
+// removals go first.
+template <typename K, typename V>
+Result<SyncStats> sync_map(int fd, std::uint32_t capacity, const std::map<Bytes<K>, V>& desired,
+                           const std::string& what) {
+  if (desired.size() > capacity) return too_many(what, desired.size(), capacity);
+  IPF_ASSIGN_OR_RETURN(auto entries, (map_entries<K, V>(fd)));
+  std::map<Bytes<K>, V> current;
+  for (const auto& [k, v] : entries) current.emplace(bytes_of(k), v);
+
+  SyncStats stats;
+  std::vector<K> removals;
+  std::vector<std::pair<K, V>> writes;
+  for (const auto& [k, v] : current) {
+    if (!desired.contains(k)) removals.push_back(from_bytes<K>(k));
+  }
+  for (const auto& [k, v] : desired) {
+    const auto it = current.find(k);
+    if (it == current.end()) {
+      ++stats.added;
+    } else if (std::memcmp(&it->second, &v, sizeof(V)) != 0) {
+      ++stats.changed;
+    } else {
+      ++stats.unchanged;
+      continue;
+    }
+    writes.emplace_back(from_bytes<K>(k), v);
+  }
+  stats.removed = removals.size();
+
+  auto remove_all = [&]() -> Status {
+    for (const K& k : removals) IPF_TRY(map_delete(fd, k));
+    return {};
+  };
+  auto write_all = [&]() -> Status {
+    for (const auto& [k, v] : writes) IPF_TRY(map_update(fd, k, v));
+    return {};
+  };
+  Status st;
+  if (current.size() + stats.added <= capacity) {
+    st = write_all();
+    if (st) st = remove_all();
+  } else {
+    st = remove_all();
+    if (st) st = write_all();
+  }
+  if (!st) return st.error().wrap("sync " + what);
+  return stats;
+}
+
+ipf_lease_key lease_key(const ipam::IpAddress& ip) {
+  ipf_lease_key key{};
+  key.family = ip.is_v4() ? IPF_FAMILY_V4 : IPF_FAMILY_V6;
+  const auto bytes = ip.to_bytes();
+  std::memcpy(key.addr, bytes.data(), ip.is_v4() ? 4 : 16);
+  return key;
+}
+
+// `merged` is sorted and non-overlapping (merge_ranges).
+bool in_ranges(const std::vector<ipam::IpRange>& merged, const ipam::IpAddress& ip) {
+  auto it = std::upper_bound(
+      merged.begin(), merged.end(), ip,
+      [](const ipam::IpAddress& a, const ipam::IpRange& r) { return a < r.first; });
+  return it != merged.begin() && std::prev(it)->contains(ip);
+}
+
+std::uint8_t lease_flags(const std::vector<ipam::IpRange>& reserved, const ipam::IpAddress& ip) {
+  return in_ranges(reserved, ip) ? IPF_LEASE_F_RESERVED : 0;
+}
+
+Status validate_ranges(const std::vector<ipam::IpRange>& ranges) {
+  for (const ipam::IpRange& r : ranges) {
+    if (r.first.family() != r.last.family() || r.last < r.first) {
+      return make_error(ErrorCode::invalid_argument, "invalid range " + r.to_string());
+    }
+  }
+  return {};
+}
+
+template <typename Key>
+Key lpm_key(const ipam::IpPrefix& prefix) {
+  Key key{};
+  key.prefixlen = prefix.length;
+  const auto bytes = prefix.network().to_bytes();
+  std::memcpy(key.addr, bytes.data(), sizeof(key.addr));
+  return key;
+}
+
+template <typename Key>
+Result<std::vector<ipam::IpPrefix>> read_trie(int fd, ipam::IpFamily family) {
+  IPF_ASSIGN_OR_RETURN(std::vector<Key> keys, map_keys<Key>(fd));
+  std::vector<ipam::IpPrefix> out;
+  for (const Key& k : keys) {
+    out.push_back(
+        {ipam::IpAddress::from_bytes(family, k.addr), static_cast<std::uint8_t>(k.prefixlen)});
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Makes the v4 and v6 tries hold the minimal cover of `ranges`.
+Result<SyncStats> sync_tries(const Guard& guard, const std::vector<ipam::IpRange>& ranges,
+                             GuardMap v4_map, GuardMap v6_map, const std::string& what) {
+  IPF_TRY(validate_ranges(ranges));
+  std::map<Bytes<ipf_lpm_v4_key>, __u8> v4;
+  std::map<Bytes<ipf_lpm_v6_key>, __u8> v6;
+  for (const ipam::IpPrefix& p : minimal_prefix_cover(ranges)) {
+    if (p.family() == ipam::IpFamily::v4) {
+      v4.emplace(bytes_of(lpm_key<ipf_lpm_v4_key>(p)), 1);
+    } else {
+      v6.emplace(bytes_of(lpm_key<ipf_lpm_v6_key>(p)), 1);
+    }
+  }
+  // Both checked before either is written.
+  if (v4.size() > guard.map_capacity(v4_map))
+    return too_many(what + " (IPv4 prefixes)", v4.size(), guard.map_capacity(v4_map));
+  if (v6.size() > guard.map_capacity(v6_map))
+    return too_many(what + " (IPv6 prefixes)", v6.size(), guard.map_capacity(v6_map));
+  IPF_ASSIGN_OR_RETURN(
+      SyncStats a, sync_map<ipf_lpm_v4_key>(guard.map_fd(v4_map), guard.map_capacity(v4_map), v4,
+                                            what + " IPv4"));
+  IPF_ASSIGN_OR_RETURN(
+      SyncStats b, sync_map<ipf_lpm_v6_key>(guard.map_fd(v6_map), guard.map_capacity(v6_map), v6,
+                                            what + " IPv6"));
+  return a + b;
+}
+
+}  // namespace
+
+Result<SyncStats> Guard::set_leases(const std::vector<Lease>& desired) {
+  std::map<Bytes<ipf_lease_key>, ipf_lease> want;
+  for (const Lease& lease : desired) {
+    Result<Mac> mac = Mac::parse(lease.mac);
+    if (!mac) return mac.error().wrap("lease " + lease.ip.to_string());
+    ipf_lease value{};
+    std::memcpy(value.mac, mac->bytes.data(), sizeof(value.mac));
+    value.flags = lease_flags(impl_->reserved, lease.ip);
+    const auto [it, inserted] = want.emplace(bytes_of(lease_key(lease.ip)), value);
+    if (!inserted && std::memcmp(&it->second, &value, sizeof(value)) != 0) {
+      return make_error(ErrorCode::invalid_argument,
+                        "lease " + lease.ip.to_string() + " is given twice, with different MACs");
+    }
+  }
+  return sync_map<ipf_lease_key>(map_fd(GuardMap::leases), map_capacity(GuardMap::leases), want,
+                                 "leases");
+}
+
+Result<SyncStats> Guard::set_reserved(const std::vector<ipam::IpRange>& ranges) {
+  IPF_ASSIGN_OR_RETURN(SyncStats stats, sync_tries(*this, ranges, GuardMap::reserved_v4,
+                                                   GuardMap::reserved_v6, "reserved"));
+  impl_->reserved = merge_ranges(ranges);
+  IPF_TRY(sync_reserved_flags());
+  return stats;
+}
+
+// Recomputes IPF_LEASE_F_RESERVED of every lease against impl_->reserved.
+Status Guard::sync_reserved_flags() {
+  const int fd = map_fd(GuardMap::leases);
+  IPF_ASSIGN_OR_RETURN(auto entries, (map_entries<ipf_lease_key, ipf_lease>(fd)));
+  for (auto [key, value] : entries) {
+    const ipam::IpFamily family =
+        key.family == IPF_FAMILY_V4 ? ipam::IpFamily::v4 : ipam::IpFamily::v6;
+    const std::uint8_t flags =
+        lease_flags(impl_->reserved, ipam::IpAddress::from_bytes(family, key.addr));
+    if (flags == value.flags) continue;
+    value.flags = flags;
+    const int err = bpf_map_update_elem(fd, &key, &value, BPF_EXIST);  // never resurrect
+    if (err != 0 && err != -ENOENT) return os_error("update lease flags", err);
+  }
+  return {};
+}
+
+Result<SyncStats> Guard::set_pools(const std::vector<ipam::IpRange>& ranges) {
+  return sync_tries(*this, ranges, GuardMap::pools_v4, GuardMap::pools_v6, "pools");
+}
+
+Result<SyncStats> Guard::set_pod_macs(const std::vector<std::string>& macs) {
+  std::map<Bytes<ipf_mac_key>, __u8> want;
+  for (const std::string& text : macs) {
+    IPF_ASSIGN_OR_RETURN(Mac mac, Mac::parse(text));
+    ipf_mac_key key{};
+    std::memcpy(key.mac, mac.bytes.data(), sizeof(key.mac));
+    want.emplace(bytes_of(key), 1);
+  }
+  return sync_map<ipf_mac_key>(map_fd(GuardMap::pod_macs), map_capacity(GuardMap::pod_macs), want,
+                               "pod MACs");
+}
+
+Result<std::vector<LeaseEntry>> Guard::leases() const {
+  IPF_ASSIGN_OR_RETURN(auto entries,
+                       (map_entries<ipf_lease_key, ipf_lease>(map_fd(GuardMap::leases))));
+  std::vector<LeaseEntry> out;
+  for (const auto& [key, value] : entries) {
+    LeaseEntry e;
+    e.ip = ipam::IpAddress::from_bytes(
+        key.family == IPF_FAMILY_V4 ? ipam::IpFamily::v4 : ipam::IpFamily::v6, key.addr);
+    std::memcpy(e.mac.bytes.data(), value.mac, sizeof(value.mac));
+    e.reserved = (value.flags & IPF_LEASE_F_RESERVED) != 0;
+    out.push_back(e);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<std::vector<ipam::IpPrefix>> Guard::prefixes(GuardMap map) const {
+  switch (map) {
+    case GuardMap::reserved_v4:
+    case GuardMap::pools_v4:
+      return read_trie<ipf_lpm_v4_key>(map_fd(map), ipam::IpFamily::v4);
+    case GuardMap::reserved_v6:
+    case GuardMap::pools_v6:
+      return read_trie<ipf_lpm_v6_key>(map_fd(map), ipam::IpFamily::v6);
+    default:
+      return make_error(ErrorCode::invalid_argument, "prefixes(): not a reserved or pool trie");
+  }
+}
+
+Result<std::vector<CounterRow>> Guard::counters() const {
+  const int fd = map_fd(GuardMap::counters);
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return os_error("libbpf_num_possible_cpus", cpus);
+  IPF_ASSIGN_OR_RETURN(std::vector<ipf_counter_key> keys, map_keys<ipf_counter_key>(fd));
+  std::vector<ipf_counter> per_cpu(static_cast<std::size_t>(cpus));
+  std::vector<CounterRow> out;
+  for (const ipf_counter_key& key : keys) {
+    const int err = bpf_map_lookup_elem(fd, &key, per_cpu.data());
+    if (err == -ENOENT) continue;
+    if (err != 0) return os_error("read ipf_counters", err);
+    CounterRow row{key.ifindex, static_cast<Reason>(key.reason), static_cast<Verdict>(key.verdict),
+                   0, 0};
+    for (const ipf_counter& c : per_cpu) {
+      row.packets += c.packets;
+      row.bytes += c.bytes;
+    }
+    out.push_back(row);
+  }
+  std::sort(out.begin(), out.end(), [](const CounterRow& a, const CounterRow& b) {
+    return std::tie(a.ifindex, a.reason, a.verdict) < std::tie(b.ifindex, b.reason, b.verdict);
+  });
+  return out;
+}
+
+Result<std::vector<CounterRow>> Guard::counters(std::uint32_t ifindex) const {
+  IPF_ASSIGN_OR_RETURN(std::vector<CounterRow> all, counters());
+  std::erase_if(all, [&](const CounterRow& r) { return r.ifindex != ifindex; });
+  return all;
+}
+
+}  // namespace ipfence::datapath

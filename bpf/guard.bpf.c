@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The guard: TC egress on every macvlan master. It drops frames whose source address is
+ * reserved, unallocated, or not held by the pod that sends them (IPv4, IPv6, ARP, NDP), and
+ * passes everything else, the node's own traffic included. It decides nothing by itself:
+ * the agent fills the maps (guard_maps.h) and this program looks them up.
+ *
+ * Decision order for a frame that claims a source address (parse.h says which one):
+ *   1. leased:     MAC equal -> pass (if the lease is flagged reserved: reserved_in_use
+ *                  under policy grandfather, reserved under policy drop);
+ *                  MAC differs -> mac_mismatch
+ *   2. not leased: reserved -> reserved; in a pool -> unallocated;
+ *                  source MAC is a pod's -> spoofed; else pass.
+ * The pass path for a pod's own traffic costs one hash lookup: whether a leased IP is also
+ * reserved is precomputed by the agent into the lease's flags.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "abi.h"
+#include "guard_maps.h"
+#include "parse.h"
+
+/* Mode and reserved policy for masters without an ipf_iface_cfg entry. Set by the agent
+ * between open and load. */
+const volatile __u8 ipf_default_mode = IPF_MODE_ENFORCE;
+const volatile __u8 ipf_default_policy = IPF_POLICY_GRANDFATHER;
+
+/* Enough linear bytes for Ethernet, two tags, IPv6 and the extension headers of any
+ * ordinary packet; pulled only when the linear part was too short to judge. */
+#define IPF_PULL_LEN 512
+
+static __always_inline int mac_equal(const __u8 *a, const __u8 *b)
+{
+	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]) |
+		(a[5] ^ b[5])) == 0;
+}
+
+static __always_inline int in_prefixes(const struct ipf_lease_key *ip, void *v4, void *v6)
+{
+	if (ip->family == IPF_FAMILY_V4) {
+		struct ipf_lpm_v4_key key = {.prefixlen = 32};
+
+		__builtin_memcpy(key.addr, ip->addr, 4);
+		return bpf_map_lookup_elem(v4, &key) != NULL;
+	}
+	struct ipf_lpm_v6_key key = {.prefixlen = 128};
+
+	__builtin_memcpy(key.addr, ip->addr, 16);
+	return bpf_map_lookup_elem(v6, &key) != NULL;
+}
+
+/* Returns the reason to count, or IPF_REASON_NONE for a plain pass. */
+static __always_inline __u8 judge(const struct ipf_claim *cl)
+{
+	struct ipf_lease *lease = bpf_map_lookup_elem(&ipf_leases, &cl->ip);
+
+	if (lease) {
+		if (!mac_equal(lease->mac, cl->mac.mac))
+			return IPF_REASON_MAC_MISMATCH;
+		if (lease->flags & IPF_LEASE_F_RESERVED)
+			return IPF_REASON_RESERVED_IN_USE;
+		return IPF_REASON_NONE;
+	}
+	if (in_prefixes(&cl->ip, &ipf_resv_v4, &ipf_resv_v6))
+		return IPF_REASON_RESERVED;
+	if (in_prefixes(&cl->ip, &ipf_pool_v4, &ipf_pool_v6))
+		return IPF_REASON_UNALLOCATED;
+	if (bpf_map_lookup_elem(&ipf_pod_macs, &cl->mac))
+		return IPF_REASON_SPOOFED;
+	return IPF_REASON_NONE;
+}
+
+static __always_inline void count(__u32 ifindex, __u8 reason, __u8 verdict, __u32 len)
+{
+	struct ipf_counter_key key = {.ifindex = ifindex, .reason = reason, .verdict = verdict};
+	struct ipf_counter *c = bpf_map_lookup_elem(&ipf_counters, &key);
+	struct ipf_counter first = {.packets = 1, .bytes = len};
+
+	if (!c) {
+		if (bpf_map_update_elem(&ipf_counters, &key, &first, BPF_NOEXIST) == 0)
+			return;
+		/* Another CPU created the key between our lookup and update. */
+		c = bpf_map_lookup_elem(&ipf_counters, &key);
+		if (!c)
+			return; /* map full: the frame is still judged, only not counted */
+	}
+	/* Per-CPU value, and TC runs with migration disabled: no atomics needed. */
+	c->packets += 1;
+	c->bytes += len;
+}
+
+/* Applies the master's mode and policy to a counted reason; returns the TC verdict. */
+static __always_inline int settle(struct __sk_buff *skb, __u8 reason)
+{
+	__u32 ifindex = skb->ifindex;
+	struct ipf_iface_config *cfg = bpf_map_lookup_elem(&ipf_iface_cfg, &ifindex);
+	__u8 mode = cfg ? cfg->mode : ipf_default_mode;
+	__u8 policy = cfg ? cfg->reserved_policy : ipf_default_policy;
+
+	if (reason == IPF_REASON_RESERVED_IN_USE) {
+		if (policy != IPF_POLICY_DROP) {
+			count(ifindex, reason, IPF_VERDICT_PASSED, skb->len);
+			return TC_ACT_OK;
+		}
+		reason = IPF_REASON_RESERVED;
+	}
+	if (mode == IPF_MODE_MONITOR) {
+		count(ifindex, reason, IPF_VERDICT_MONITORED, skb->len);
+		return TC_ACT_OK;
+	}
+	count(ifindex, reason, IPF_VERDICT_DROPPED, skb->len);
+	return TC_ACT_SHOT;
+}
+
+SEC("tc")
+int ipf_guard(struct __sk_buff *skb)
+{
+	struct ipf_claim claim = {};
+	enum ipf_parse_result parsed;
+	__u8 reason;
+
+	parsed = parse_frame((void *)(long)skb->data, (void *)(long)skb->data_end, &claim);
+	/* Headers may sit partly in paged data (rare on egress): make them linear and parse
+	 * again before calling the frame malformed. */
+	if (parsed == IPF_PARSE_MALFORMED && skb->data_end - skb->data < skb->len) {
+		__u32 want = skb->len < IPF_PULL_LEN ? skb->len : IPF_PULL_LEN;
+
+		if (bpf_skb_pull_data(skb, want) == 0) {
+			__builtin_memset(&claim, 0, sizeof(claim));
+			parsed = parse_frame((void *)(long)skb->data, (void *)(long)skb->data_end,
+					     &claim);
+		}
+	}
+	if (parsed == IPF_PARSE_PASS)
+		return TC_ACT_OK;
+	reason = parsed == IPF_PARSE_MALFORMED ? IPF_REASON_MALFORMED : judge(&claim);
+	if (reason == IPF_REASON_NONE)
+		return TC_ACT_OK;
+	return settle(skb, reason);
+}
+
+char LICENSE[] SEC("license") = "GPL";

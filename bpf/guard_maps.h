@@ -1,0 +1,92 @@
+/* Maps of the guard program. All are pinned by name under the agent's pin dir, so that
+ * enforcement goes on while the agent is down and a restarted agent adopts them. The
+ * max_entries here are defaults: the agent sets its configured capacities before load.
+ * Names are at most 15 characters (BPF_OBJ_NAME_LEN) and are part of the pin ABI.
+ */
+#ifndef IPFENCE_BPF_GUARD_MAPS_H
+#define IPFENCE_BPF_GUARD_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "abi.h"
+
+/* Leases: who holds each address. key struct ipf_lease_key, value struct ipf_lease. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ipf_lease_key);
+	__type(value, struct ipf_lease);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ipf_leases SEC(".maps");
+
+/* Reserved IPv4 ranges as minimal CIDR covers. key struct ipf_lpm_v4_key, value __u8 (1). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__type(key, struct ipf_lpm_v4_key);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ipf_resv_v4 SEC(".maps");
+
+/* Reserved IPv6 ranges as minimal CIDR covers. key struct ipf_lpm_v6_key, value __u8 (1). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__type(key, struct ipf_lpm_v6_key);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ipf_resv_v6 SEC(".maps");
+
+/* Managed IPv4 pool ranges as minimal CIDR covers. key struct ipf_lpm_v4_key, value __u8. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__type(key, struct ipf_lpm_v4_key);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ipf_pool_v4 SEC(".maps");
+
+/* Managed IPv6 pool ranges as minimal CIDR covers. key struct ipf_lpm_v6_key, value __u8. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__type(key, struct ipf_lpm_v6_key);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ipf_pool_v6 SEC(".maps");
+
+/* MACs of local pods. key struct ipf_mac_key, value __u8 (1). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ipf_mac_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ipf_pod_macs SEC(".maps");
+
+/* Mode and reserved policy per master. key __u32 ifindex, value struct ipf_iface_config.
+ * Its keys are also the agent's record of which masters it attached to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct ipf_iface_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ipf_iface_cfg SEC(".maps");
+
+/* Counted frames per master, reason and verdict. key struct ipf_counter_key, value struct
+ * ipf_counter per CPU. 1024 masters x the few (reason, verdict) pairs that occur fit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct ipf_counter_key);
+	__type(value, struct ipf_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ipf_counters SEC(".maps");
+
+#endif /* IPFENCE_BPF_GUARD_MAPS_H */
