@@ -1,6 +1,7 @@
 // The seed walk-through (shared/seed/reserved-ip.md) end to end: ipfencectl applies the
 // seed's manifests, the agent writes the macvlan conflist, and pods (network namespaces) get
 // their addresses through the real macvlan plugin calling the ipfence IPAM plugin.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <set>

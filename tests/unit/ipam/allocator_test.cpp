@@ -1,5 +1,6 @@
 #include "ipam/allocator.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <random>

@@ -1,5 +1,6 @@
 #include "ipam/objects.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "ipam_fixture.h"
