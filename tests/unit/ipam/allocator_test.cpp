@@ -139,7 +139,8 @@ spec: {subnet: "fd00::/64", ips: ["fd00::10"], gateway: "fd00::1"}
   auto both = allocator_.allocate(request("a", {"test-ippool"}, {"v6"}));
   ASSERT_TRUE(both.ok()) << both.error().message;
   ASSERT_EQ(both->ips.size(), 2u);
-  EXPECT_EQ(both->ips[0].address.to_string(), "10.6.168.131/16");
+  EXPECT_EQ(both->ips[0].ip.to_string(), "10.6.168.131");
+  EXPECT_EQ(both->ips[0].address.length, 16);
   EXPECT_EQ(both->ips[1].ip.to_string(), "fd00::10");
   EXPECT_EQ(both->ips[1].address.length, 64);
   ASSERT_EQ(both->routes.size(), 1u);

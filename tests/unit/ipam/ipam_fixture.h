@@ -13,7 +13,7 @@
 namespace ipfence::ipam::testing {
 
 class IpamFixture : public ::testing::Test {
- protected:
+ public:
   IpamFixture() : objects_(store_), allocator_(store_, Allocator::Options{.node = "node1"}) {}
 
   std::vector<ApplyResult> apply(const std::string& yaml) {
