@@ -21,6 +21,16 @@
 #include "guard_maps.h"
 #include "parse.h"
 
+/* The same sizes agent/datapath/abi_checks.cpp asserts on the C++ side. */
+_Static_assert(sizeof(struct ipf_lease_key) == 20, "ipf_lease_key");
+_Static_assert(sizeof(struct ipf_lease) == 8, "ipf_lease");
+_Static_assert(sizeof(struct ipf_lpm_v4_key) == 8, "ipf_lpm_v4_key");
+_Static_assert(sizeof(struct ipf_lpm_v6_key) == 20, "ipf_lpm_v6_key");
+_Static_assert(sizeof(struct ipf_mac_key) == 8, "ipf_mac_key");
+_Static_assert(sizeof(struct ipf_iface_config) == 4, "ipf_iface_config");
+_Static_assert(sizeof(struct ipf_counter_key) == 8, "ipf_counter_key");
+_Static_assert(sizeof(struct ipf_counter) == 16, "ipf_counter");
+
 /* Mode and reserved policy for masters without an ipf_iface_cfg entry. Set by the agent
  * between open and load. */
 const volatile __u8 ipf_default_mode = IPF_MODE_ENFORCE;

@@ -9,13 +9,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdarg>
-#include <cstdio>
 #include <filesystem>
-#include <mutex>
 
 #include "agent/datapath/bpf_map.h"
 #include "agent/datapath/guard_impl.h"
+#include "agent/datapath/libbpf_log.h"
 #include "agent/datapath/netns.h"
 #include "agent/datapath/prefix_cover.h"
 #include "agent/datapath/tc.h"
@@ -23,42 +21,6 @@
 
 namespace ipfence::datapath {
 namespace {
-
-// libbpf reports why a load failed (the verifier log) through its print callback. While a
-// thread loads, its messages are captured so the error can carry them; otherwise warnings
-// go to stderr as libbpf's default printer does.
-thread_local std::string* t_libbpf_capture = nullptr;
-
-int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (t_libbpf_capture != nullptr) {
-    char buf[1024];
-    const int n = std::vsnprintf(buf, sizeof(buf), fmt, args);
-    if (n > 0) t_libbpf_capture->append(buf, std::min<std::size_t>(n, sizeof(buf) - 1));
-    return n;
-  }
-  if (level == LIBBPF_DEBUG) return 0;
-  return std::vfprintf(stderr, fmt, args);
-}
-
-class LibbpfCapture {
- public:
-  LibbpfCapture() {
-    static std::once_flag installed;
-    std::call_once(installed, [] { libbpf_set_print(libbpf_print); });
-    t_libbpf_capture = &text_;
-  }
-  ~LibbpfCapture() { t_libbpf_capture = nullptr; }
-  LibbpfCapture(const LibbpfCapture&) = delete;
-  LibbpfCapture& operator=(const LibbpfCapture&) = delete;
-  // The tail of what libbpf said (the verifier's verdict is at the end of its log).
-  std::string tail() const {
-    constexpr std::size_t kMax = 4000;
-    return text_.size() <= kMax ? text_ : "..." + text_.substr(text_.size() - kMax);
-  }
-
- private:
-  std::string text_;
-};
 
 Status check_pin_dir(const std::string& dir) {
   std::error_code ec;
@@ -147,12 +109,6 @@ Status resolve(const AttachTarget& target, Attachment& out) {
   return {};
 }
 
-// The error, followed by what libbpf logged (for a load: the verifier's log).
-Error with_log(Error error, const std::string& log) {
-  if (!log.empty()) error.message += "\nlibbpf: " + log;
-  return error;
-}
-
 std::string describe(const AttachTarget& t) {
   std::string s = t.ifname.empty() ? "ifindex " + std::to_string(t.ifindex) : t.ifname;
   if (!t.netns.empty()) s += " in netns " + t.netns;
@@ -207,7 +163,7 @@ Result<Guard> Guard::open(const GuardOptions& options) {
   open_opts.sz = sizeof(open_opts);
   open_opts.pin_root_path = options.pin_dir.empty() ? nullptr : options.pin_dir.c_str();
   impl->skel.reset(guard_bpf__open_opts(&open_opts));
-  if (!impl->skel) return with_log(os_error("open guard BPF object", errno), log.tail());
+  if (!impl->skel) return with_log(os_error("open guard BPF object", errno), log);
 
   const struct {
     GuardMap map;
@@ -229,7 +185,7 @@ Result<Guard> Guard::open(const GuardOptions& options) {
   impl->skel->rodata->ipf_default_policy = static_cast<__u8>(options.default_policy);
 
   const int err = guard_bpf__load(impl->skel.get());
-  if (err != 0) return with_log(os_error("load guard BPF program", err), log.tail());
+  if (err != 0) return with_log(os_error("load guard BPF program", err), log);
 
   Guard guard(std::move(impl));
   // Adopted tries may already hold reserved ranges: lease flags are computed against them.
