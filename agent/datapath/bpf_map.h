@@ -1,11 +1,13 @@
 // Small typed helpers over libbpf's low-level map calls, returning Result instead of -errno.
-// The guard's maps have one writer (the agent), so walking them key by key is consistent.
+// The guard's maps have one writer (the agent), so reading them while nobody writes gives a
+// consistent picture.
 #pragma once
 
 #include <bpf/bpf.h>
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,26 +30,24 @@ struct MapInfo {
 };
 Result<MapInfo> map_info(int fd);
 
-// Every (key, value) of a hash or LPM trie map, in the kernel's iteration order.
+// Every (key, value) of a map as raw bytes (keys and values each packed back to back).
+// Hash maps are read in batches (BPF_MAP_LOOKUP_BATCH: one syscall per few thousand
+// entries, so a 65,536-lease diff costs milliseconds); maps without batch support (LPM
+// tries) are walked key by key. Not for per-CPU maps.
+struct RawEntries {
+  std::vector<std::uint8_t> keys;
+  std::vector<std::uint8_t> values;
+  std::size_t count = 0;
+};
+Result<RawEntries> map_dump(int fd, std::size_t key_size, std::size_t value_size);
+
 template <typename K, typename V>
 Result<std::vector<std::pair<K, V>>> map_entries(int fd) {
-  std::vector<std::pair<K, V>> out;
-  K cursor{};
-  K next{};
-  const K* prev = nullptr;  // NULL asks for the first key
-  for (;;) {
-    const int err = bpf_map_get_next_key(fd, prev, &next);
-    if (err == -ENOENT) break;
-    if (err != 0) return os_error("bpf_map_get_next_key", err);
-    V value{};
-    const int lerr = bpf_map_lookup_elem(fd, &next, &value);
-    if (lerr == 0) {
-      out.emplace_back(next, value);
-    } else if (lerr != -ENOENT) {  // ENOENT: deleted under us; nothing to report
-      return os_error("bpf_map_lookup_elem", lerr);
-    }
-    cursor = next;
-    prev = &cursor;
+  IPF_ASSIGN_OR_RETURN(RawEntries raw, map_dump(fd, sizeof(K), sizeof(V)));
+  std::vector<std::pair<K, V>> out(raw.count);
+  for (std::size_t i = 0; i < raw.count; ++i) {
+    std::memcpy(&out[i].first, raw.keys.data() + i * sizeof(K), sizeof(K));
+    std::memcpy(&out[i].second, raw.values.data() + i * sizeof(V), sizeof(V));
   }
   return out;
 }

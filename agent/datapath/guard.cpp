@@ -22,17 +22,24 @@
 namespace ipfence::datapath {
 namespace {
 
+// The pin dir must be on bpffs. Checked on the closest existing ancestor before creating
+// anything, so that a missing mount gives this hint rather than mkdir's EPERM from sysfs.
 Status check_pin_dir(const std::string& dir) {
+  std::filesystem::path probe = std::filesystem::absolute(dir);
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return make_error(ErrorCode::io, "create pin dir " + dir + ": " + ec.message());
+  while (!std::filesystem::exists(probe, ec) && probe.has_parent_path() &&
+         probe != probe.parent_path()) {
+    probe = probe.parent_path();
+  }
   struct statfs fs {};
-  if (::statfs(dir.c_str(), &fs) != 0) return os_error("statfs " + dir, errno);
+  if (::statfs(probe.c_str(), &fs) != 0) return os_error("statfs " + probe.string(), errno);
   if (static_cast<unsigned long>(fs.f_type) != BPF_FS_MAGIC) {
     return make_error(
         ErrorCode::invalid_argument,
         "pin dir " + dir + " is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)");
   }
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error(ErrorCode::io, "create pin dir " + dir + ": " + ec.message());
   return {};
 }
 

@@ -116,6 +116,8 @@ enum class GuardMap {
   counters,
 };
 
+// Not thread-safe: one owner (the agent's datapath loop) makes all calls. The kernel side
+// needs no such care: the program reads the maps concurrently with every update.
 class Guard {
  public:
   // Adopts or creates the pinned maps and loads the program. Fails (before touching any
