@@ -60,7 +60,7 @@ TEST(SeedTest, ReservedIpWalkThroughWithRealMacvlan) {
   EXPECT_EQ(second.code(), 103);
   EXPECT_EQ(second.msg(),
             "IPPool test-ippool: all IPs have been exhausted (3 IPs: 2 reserved, 1 allocated)");
-  // macvlan removes the interface it made when IPAM fails: nothing half-made is left.
+  // The runtime tears down after the failed ADD: nothing half-made is left in the pod.
   EXPECT_NE(pod2.sh("ip link show eth0 2>&1 || true").find("does not exist"), std::string::npos);
 
   // kubectl patch: reserve .133 too while the pod holds it. It keeps running.

@@ -65,7 +65,12 @@ CniOutcome CniRuntime::add(const CniCall& call) {
   const auto& plugins = conflist_.at("plugins");
   for (std::size_t i = 0; i < plugins.size(); ++i) {
     outcome = exec(plugins[i].at("type"), "ADD", plugin_config(i, &prev), call);
-    if (!outcome.ok()) return outcome;
+    if (!outcome.ok()) {
+      // As CRI runtimes do: tear down after a failed ADD. It matters here because
+      // macvlan 1.1.1 leaks its link when IPAM fails (a shadowed err in its cleanup).
+      del(call);
+      return outcome;
+    }
     prev = outcome.output;
   }
   results_[{call.container_id, call.ifname}] = prev;

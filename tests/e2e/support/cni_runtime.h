@@ -37,6 +37,7 @@ class CniRuntime {
   // `node_netns` empty = run plugins in the caller's namespace.
   CniRuntime(nlohmann::json conflist, std::string cni_path, std::string node_netns = "");
 
+  // On failure, runs DEL for the same attachment before returning, as CRI runtimes do.
   CniOutcome add(const CniCall& call);
   CniOutcome del(const CniCall& call);
   CniOutcome check(const CniCall& call);

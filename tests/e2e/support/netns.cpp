@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <sstream>
 
 #include "tests/e2e/support/process.h"
 
@@ -35,7 +36,27 @@ const Netns& NodeTopology::add_pod(const std::string& name) {
   return pods_.back();
 }
 
+namespace {
+
+// "ipf<pid>-..." namespaces whose process is gone were left by a crashed test run.
+void sweep_dead_namespaces() {
+  ProcessResult listed = sh_result("ip netns list");
+  std::istringstream lines(listed.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::string name = line.substr(0, line.find(' '));
+    if (name.rfind("ipf", 0) != 0) continue;
+    auto dash = name.find('-');
+    std::string pid = name.substr(3, dash == std::string::npos ? 0 : dash - 3);
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (access(("/proc/" + pid).c_str(), F_OK) != 0) sh_result("ip netns delete " + name);
+  }
+}
+
+}  // namespace
+
 std::string unique_name(const std::string& suffix) {
+  static const bool swept = (sweep_dead_namespaces(), true);
+  (void)swept;
   return "ipf" + std::to_string(getpid()) + "-" + suffix;
 }
 

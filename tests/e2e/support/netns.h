@@ -3,6 +3,7 @@
 // inside a namespace the test owns.
 #pragma once
 
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -46,10 +47,11 @@ class NodeTopology {
   std::string master_;
   Netns node_;
   Netns outside_;
-  std::vector<Netns> pods_;
+  std::deque<Netns> pods_;  // a deque: add_pod hands out references that must stay valid
 };
 
-// A name unique to this test process: "ipf<pid>-<suffix>".
+// A name unique to this test process: "ipf<pid>-<suffix>". The first call also deletes
+// namespaces that earlier test processes (now dead) left behind after a crash.
 std::string unique_name(const std::string& suffix);
 
 }  // namespace ipfence::e2e
