@@ -107,6 +107,68 @@ CniStatus append_ips(const json* list, const std::string& path, std::vector<std:
   return {};
 }
 
+constexpr std::string_view kIppoolAnnotation = "ipam.spidernet.io/ippool";
+constexpr std::string_view kIppoolsAnnotation = "ipam.spidernet.io/ippools";
+
+// Annotation values are strings holding JSON; a runtime may also pass the JSON itself.
+CniOr<json> annotation_json(const json& value, const std::string& path) {
+  if (!value.is_string()) return value;
+  try {
+    return json::parse(value.get_ref<const std::string&>());
+  } catch (const json::parse_error& e) {
+    return config_error(path + " is not valid JSON: " + std::string(e.what()));
+  }
+}
+
+CniOr<std::vector<std::string>> annotation_pools(const json& obj, std::string_view key,
+                                                 const std::string& path) {
+  std::vector<std::string> pools;
+  const json* value = member(obj, key);
+  if (!value || value->is_null()) return pools;
+  if (!value->is_array()) return wrong_type(path + "." + std::string(key), "a list of pool names", *value);
+  for (std::size_t i = 0; i < value->size(); ++i) {
+    const json& item = (*value)[i];
+    if (!item.is_string() || item.get_ref<const std::string&>().empty())
+      return wrong_type(path + "." + std::string(key) + "[" + std::to_string(i) + "]",
+                        "a pool name (string)", item);
+    pools.push_back(item.get<std::string>());
+  }
+  return pools;
+}
+
+CniOr<PoolAnnotation> parse_pool_annotation(const json& obj, const std::string& path,
+                                            bool with_interface) {
+  if (!obj.is_object()) return wrong_type(path, "an object like {\"ipv4\": [\"pool\"]}", obj);
+  PoolAnnotation out;
+  IPF_ASSIGN_OR_RETURN(out.ipv4, annotation_pools(obj, "ipv4", path));
+  IPF_ASSIGN_OR_RETURN(out.ipv6, annotation_pools(obj, "ipv6", path));
+  if (with_interface) {
+    IPF_ASSIGN_OR_RETURN(out.interface, optional_string(obj, "interface", path + ".interface"));
+    if (out.interface.empty()) return config_error(path + ".interface must name the interface");
+  }
+  return out;
+}
+
+CniStatus parse_pod_annotations(const json& cni, NetConf& out) {
+  const std::string base = "args.cni[\"";
+  if (const json* value = member(cni, kIppoolAnnotation); value && !value->is_null()) {
+    const std::string path = base + std::string(kIppoolAnnotation) + "\"]";
+    IPF_ASSIGN_OR_RETURN(json parsed, annotation_json(*value, path));
+    IPF_ASSIGN_OR_RETURN(out.pod_ippool, parse_pool_annotation(parsed, path, false));
+  }
+  if (const json* value = member(cni, kIppoolsAnnotation); value && !value->is_null()) {
+    const std::string path = base + std::string(kIppoolsAnnotation) + "\"]";
+    IPF_ASSIGN_OR_RETURN(json parsed, annotation_json(*value, path));
+    if (!parsed.is_array()) return wrong_type(path, "a list of {interface, ipv4, ipv6}", parsed);
+    for (std::size_t i = 0; i < parsed.size(); ++i) {
+      IPF_ASSIGN_OR_RETURN(PoolAnnotation entry,
+                           parse_pool_annotation(parsed[i], path + "[" + std::to_string(i) + "]", true));
+      out.pod_ippools.push_back(std::move(entry));
+    }
+  }
+  return {};
+}
+
 CniOr<std::chrono::milliseconds> parse_timeout(const json& ipam) {
   const json* value = member(ipam, "timeout");
   if (!value || value->is_null()) return kDefaultTimeout;
@@ -258,7 +320,10 @@ CniOr<NetConf> parse_netconf(std::string_view stdin_text, Verb verb) {
   IPF_ASSIGN_OR_RETURN(const json* args, optional_object(conf, "args", "args"));
   if (args) {
     IPF_ASSIGN_OR_RETURN(const json* cni, optional_object(*args, "cni", "args.cni"));
-    if (cni) IPF_TRY(append_ips(member(*cni, "ips"), "args.cni.ips", out.ips));
+    if (cni) {
+      IPF_TRY(append_ips(member(*cni, "ips"), "args.cni.ips", out.ips));
+      IPF_TRY(parse_pod_annotations(*cni, out));
+    }
   }
   IPF_ASSIGN_OR_RETURN(const json* runtime,
                        optional_object(conf, "runtimeConfig", "runtimeConfig"));
@@ -267,6 +332,17 @@ CniOr<NetConf> parse_netconf(std::string_view stdin_text, Verb verb) {
   if (verb == Verb::check) IPF_TRY(parse_prev_result(conf, out));
   if (verb == Verb::gc) IPF_TRY(parse_valid_attachments(conf, out));
   return out;
+}
+
+CniOr<PoolAnnotation> pools_for(const NetConf& conf, const std::string& ifname) {
+  if (!conf.pod_ippools.empty()) {
+    for (const auto& entry : conf.pod_ippools)
+      if (entry.interface == ifname) return entry;
+    return config_error("args.cni[\"ipam.spidernet.io/ippools\"] has no entry for interface " +
+                        ifname + "; add {\"interface\": \"" + ifname + "\", \"ipv4\": [...]}");
+  }
+  if (conf.pod_ippool) return *conf.pod_ippool;
+  return PoolAnnotation{"", conf.ipv4_pools, conf.ipv6_pools};
 }
 
 CniOr<std::chrono::milliseconds> parse_duration(std::string_view text) {

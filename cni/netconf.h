@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,16 @@ struct Attachment {
   std::string ifname;
 };
 
+// A pod's pool choice in Spiderpool's annotation shapes: ipam.spidernet.io/ippool is
+// {"ipv4": [...], "ipv6": [...]}; ipam.spidernet.io/ippools is a list of those, each with
+// "interface". Without the Kubernetes API the runtime hands them over in args.cni under the
+// annotation's name (CNI conventions: args.cni carries runtime-provided data).
+struct PoolAnnotation {
+  std::string interface;  // ippools only
+  std::vector<std::string> ipv4;
+  std::vector<std::string> ipv6;
+};
+
 struct NetConf {
   std::string cni_version;
   std::string network;  // "name"
@@ -32,11 +43,19 @@ struct NetConf {
   std::chrono::milliseconds timeout = kDefaultTimeout;
   // Specific addresses from args.cni.ips and runtimeConfig.ips, without "/len", deduplicated.
   std::vector<std::string> ips;
+  // args.cni["ipam.spidernet.io/ippool"] and ["ipam.spidernet.io/ippools"], when present.
+  // They take precedence over the default pools (Spiderpool's order: pod annotation first).
+  std::optional<PoolAnnotation> pod_ippool;
+  std::vector<PoolAnnotation> pod_ippools;
   // CHECK: prevResult.ips[].address as written ("10.6.168.133/16").
   std::vector<std::string> prev_ips;
   // GC: cni.dev/valid-attachments (null is an empty list, as libcni sends a nil slice).
   std::vector<Attachment> valid_attachments;
 };
+
+// The pools of one attachment: the ippools entry for `ifname`, else the ippool annotation,
+// else the defaults. 7 when ippools is given but has no entry for `ifname`.
+CniOr<PoolAnnotation> pools_for(const NetConf& conf, const std::string& ifname);
 
 // Every version whose results ipfence can render, oldest first.
 const std::vector<std::string>& supported_versions();

@@ -14,7 +14,7 @@ json attachment_body(const CniEnv& env) {
   return json{{"containerID", env.container_id}, {"ifname", env.ifname}};
 }
 
-json allocate_body(const Invocation& call) {
+CniOr<json> allocate_body(const Invocation& call) {
   const CniEnv& env = call.env;
   const NetConf& conf = call.conf;
   json body = attachment_body(env);
@@ -34,8 +34,10 @@ json allocate_body(const Invocation& call) {
     }
   }
   if (!conf.master.empty()) body["master"] = conf.master;
-  body["ipv4Pools"] = conf.ipv4_pools;
-  body["ipv6Pools"] = conf.ipv6_pools;
+  auto pools = pools_for(conf, env.ifname);
+  if (!pools.ok()) return pools.error();
+  body["ipv4Pools"] = pools->ipv4;
+  body["ipv6Pools"] = pools->ipv6;
   if (!conf.ips.empty()) body["ips"] = conf.ips;
   return body;
 }
@@ -58,7 +60,8 @@ CniError roll_back(const Invocation& call, const CniError& error) {
 }  // namespace
 
 CniStatus cmd_add(const Invocation& call) {
-  IPF_ASSIGN_OR_RETURN(AgentReply reply, call.agent.post("/v1/ipam/allocate", allocate_body(call)));
+  IPF_ASSIGN_OR_RETURN(json body, allocate_body(call));
+  IPF_ASSIGN_OR_RETURN(AgentReply reply, call.agent.post("/v1/ipam/allocate", body));
   if (!reply.ok()) return agent_error(reply);  // nothing allocated: nothing to undo
   auto result = ipam_result_from_agent(reply.body);
   if (!result.ok()) return roll_back(call, result.error());

@@ -20,6 +20,7 @@ CniCall pod_call(const Netns& pod, const std::string& container, const std::stri
   call.ifname = "eth0";
   call.args = {{"K8S_POD_NAMESPACE", "default"}, {"K8S_POD_NAME", name},
                {"K8S_POD_UID", "uid-" + name}, {"K8S_POD_INFRA_CONTAINER_ID", container}};
+  call.cni_args = {{"ipam.spidernet.io/ippool", "{\n  \"ipv4\": [\"test-ippool\"]\n}"}};
   return call;
 }
 
@@ -39,12 +40,9 @@ TEST(SeedTest, ReservedIpWalkThroughWithRealMacvlan) {
   EXPECT_EQ(node.apply(kSeedPoolYaml),
             "spiderippool.spiderpool.spidernet.io/test-ippool created\n");
 
-  // The pods name the pool, as the Deployment's ipam.spidernet.io/ippool annotation does;
-  // here through the conflist's default pools (annotations come with Kubernetes mode).
+  // The Deployment's annotation ipam.spidernet.io/ippool: {"ipv4": ["test-ippool"]}, handed
+  // over in args.cni as a runtime without the Kubernetes API does.
   CniRuntime runtime = node.runtime("macvlan-" + master);
-  nlohmann::json conflist = runtime.conflist();
-  conflist["plugins"][0]["ipam"]["default_ipv4_ippool"] = {"test-ippool"};
-  runtime = CniRuntime(conflist, AgentNode::cni_path(), node.topology().node().name());
 
   const Netns& pod1 = node.topology().add_pod("dv8xz");
   const Netns& pod2 = node.topology().add_pod("lpjgs");

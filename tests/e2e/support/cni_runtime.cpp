@@ -11,10 +11,12 @@ CniRuntime::CniRuntime(nlohmann::json conflist, std::string cni_path, std::strin
       cni_path_(std::move(cni_path)),
       node_netns_(std::move(node_netns)) {}
 
-nlohmann::json CniRuntime::plugin_config(std::size_t index, const nlohmann::json* prev) const {
+nlohmann::json CniRuntime::plugin_config(std::size_t index, const nlohmann::json* prev,
+                                         const CniCall* call) const {
   nlohmann::json config = conflist_.at("plugins").at(index);
   config["name"] = conflist_.at("name");
   config["cniVersion"] = conflist_.at("cniVersion");
+  if (call && call->cni_args.is_object()) config["args"]["cni"] = call->cni_args;
   if (prev && !prev->is_null()) config["prevResult"] = *prev;
   return config;
 }
@@ -64,7 +66,7 @@ CniOutcome CniRuntime::add(const CniCall& call) {
   CniOutcome outcome;
   const auto& plugins = conflist_.at("plugins");
   for (std::size_t i = 0; i < plugins.size(); ++i) {
-    outcome = exec(plugins[i].at("type"), "ADD", plugin_config(i, &prev), call);
+    outcome = exec(plugins[i].at("type"), "ADD", plugin_config(i, &prev, &call), call);
     if (!outcome.ok()) {
       // As CRI runtimes do: tear down after a failed ADD. It matters here because
       // macvlan 1.1.1 leaks its link when IPAM fails (a shadowed err in its cleanup).
@@ -83,7 +85,7 @@ CniOutcome CniRuntime::del(const CniCall& call) {
   CniOutcome outcome;
   const auto& plugins = conflist_.at("plugins");
   for (std::size_t i = plugins.size(); i-- > 0;) {
-    CniOutcome one = exec(plugins[i].at("type"), "DEL", plugin_config(i, prev), call);
+    CniOutcome one = exec(plugins[i].at("type"), "DEL", plugin_config(i, prev, &call), call);
     if (!one.ok() && outcome.ok()) outcome = one;  // keep going, report the first error
   }
   if (outcome.ok()) results_.erase({call.container_id, call.ifname});
@@ -96,7 +98,7 @@ CniOutcome CniRuntime::check(const CniCall& call) {
   CniOutcome outcome;
   const auto& plugins = conflist_.at("plugins");
   for (std::size_t i = 0; i < plugins.size(); ++i) {
-    outcome = exec(plugins[i].at("type"), "CHECK", plugin_config(i, prev), call);
+    outcome = exec(plugins[i].at("type"), "CHECK", plugin_config(i, prev, &call), call);
     if (!outcome.ok()) return outcome;
   }
   return outcome;

@@ -21,6 +21,9 @@ struct CniCall {
   std::string netns;  // path
   std::string ifname = "eth0";
   std::map<std::string, std::string> args;  // CNI_ARGS beyond IgnoreUnknown=1
+  // Put into every plugin config as "args": {"cni": ...} (e.g. the pod's
+  // ipam.spidernet.io/ippool annotation, the way a runtime hands it over without Kubernetes).
+  nlohmann::json cni_args;
 };
 
 struct CniOutcome {
@@ -52,7 +55,8 @@ class CniRuntime {
   std::optional<nlohmann::json> cached_result(const CniCall& call) const;
 
  private:
-  nlohmann::json plugin_config(std::size_t index, const nlohmann::json* prev) const;
+  nlohmann::json plugin_config(std::size_t index, const nlohmann::json* prev,
+                               const CniCall* call = nullptr) const;
   std::map<std::string, std::string> env(const std::string& command, const CniCall& call) const;
 
   nlohmann::json conflist_;
