@@ -1,25 +1,53 @@
 #!/usr/bin/env bash
-# The demo: walks ../shared/seed/reserved-ip.md (Spiderpool's reserved-IP walk-through) with
-# ipfencectl over a temporary file store, narrating each step as the seed does, showing each
-# command and what it printed.
+# The demo: walks ../shared/seed/reserved-ip.md (Spiderpool's reserved-IP walk-through) end to
+# end on this machine, narrating each step as the seed does and showing each command with what
+# it printed:
+#   - a "node" network namespace whose macvlan master ens192 is one end of a veth "wire"; the
+#     other end is an "outside host" namespace (10.6.0.1/16);
+#   - ipfence-agent running in the node namespace on a temporary file store;
+#   - ipfencectl applying the seed's SpiderMultusConfig, SpiderReservedIP and SpiderIPPool;
+#   - the seed's Deployment (2 replicas) as pods: network namespaces attached through the real
+#     macvlan plugin (containernetworking-plugins) calling the ipfence IPAM plugin.
+# Everything it makes is removed on exit, also on Ctrl-C or failure.
 #
 # Usage: scripts/demo.sh BUILD_DIR
-#
-# For now it stops at the objects: pods need the agent and real macvlan interfaces, which a
-# later stage adds in deploy_app (and the "restart the pod" parts of patch/delete).
 set -euo pipefail
 
-build_dir=${1:?usage: scripts/demo.sh BUILD_DIR}
-ctl_binary=$(realpath "$build_dir/ctl/ipfencectl" 2>/dev/null || true)
-if [[ ! -x $ctl_binary ]]; then
-  echo "demo: $build_dir/ctl/ipfencectl not found; build first (make build)" >&2
+build_dir=$(realpath "${1:?usage: scripts/demo.sh BUILD_DIR}")
+ctl_binary=$build_dir/ctl/ipfencectl
+agent_binary=$build_dir/agent/ipfence-agent
+cnirun_binary=$build_dir/tests/cnirun
+for binary in "$ctl_binary" "$agent_binary" "$cnirun_binary" "$build_dir/cni/ipfence"; do
+  if [[ ! -x $binary ]]; then
+    echo "demo: $binary not found; build first (make build)" >&2
+    exit 1
+  fi
+done
+if [[ $(id -u) -ne 0 ]]; then
+  echo "demo: needs root (it makes network namespaces and macvlan interfaces)" >&2
   exit 1
 fi
 
 workdir=$(mktemp -d -t ipfence-demo-XXXXXX)
-trap 'rm -rf "$workdir"' EXIT
+tag="ipfdemo$$"
+node_ns="$tag-node"
+outside_ns="$tag-out"
+agent_pid=""
+pods=()  # pod names, in the order they were created
+
+cleanup() {
+  set +e
+  [[ -n $agent_pid ]] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+  for ns in $(ip netns list | awk '{print $1}' | grep "^$tag-"); do ip netns delete "$ns"; done
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
 # Every ipfencectl below uses this store; nothing outside $workdir is touched.
 export IPFENCE_STORE="file://$workdir/store"
+socket=$workdir/agent.sock
+conf_dir=$workdir/net.d
 
 ipfencectl() { "$ctl_binary" "$@"; }
 
@@ -68,7 +96,6 @@ spec:
     - ${MACVLAN_MASTER_INTERFACE}
 EOF
   run ipfencectl get spidermultusconfigs.spiderpool.spidernet.io -n kube-system
-  run ipfencectl get network-attachment-definitions.k8s.cni.cncf.io -n kube-system
   say "The NetworkAttachmentDefinition it renders (ipfence ships no coordinator plugin, so" \
     "enableCoordinator adds none):"
   run ipfencectl render nad "$MACVLAN_MULTUS_NAME" -n kube-system
@@ -107,28 +134,133 @@ EOF
   run ipfencectl get sp -o wide
 }
 
+# --- a tiny kubelet: pods are network namespaces attached with the agent's conflist ---------
+
+declare -A pod_status pod_ip pod_event
+annotation='{"ipv4": ["test-ippool"]}'
+
+pod_start() {
+  local name=$1 out
+  ip netns add "$tag-$name"
+  ip -n "$tag-$name" link set lo up
+  [[ " ${pods[*]} " == *" $name "* ]] || pods+=("$name")
+  if out=$(cnirun ADD --container "$name" --netns "/var/run/netns/$tag-$name" \
+    --arg K8S_POD_NAMESPACE=default --arg "K8S_POD_NAME=$name" --arg "K8S_POD_UID=uid-$name" \
+    --cni-arg "ipam.spidernet.io/ippool=$annotation" 2>&1); then
+    pod_status[$name]=Running
+    pod_ip[$name]=$(ip -n "$tag-$name" -4 -o addr show eth0 | awk '{split($4, a, "/"); print a[1]}')
+    pod_event[$name]=""
+  else
+    # As kubelet does: tear the half-made sandbox down, keep the pod ContainerCreating.
+    cnirun DEL --container "$name" --netns "/var/run/netns/$tag-$name" >/dev/null 2>&1 || true
+    ip netns delete "$tag-$name"
+    pod_status[$name]=ContainerCreating
+    pod_ip[$name]="<none>"
+    pod_event[$name]=$(printf '%s' "$out" | jq -r '.msg // empty' 2>/dev/null || printf '%s' "$out")
+  fi
+}
+
+pod_delete() {
+  local name=$1 kept=()
+  cnirun DEL --container "$name" --netns "/var/run/netns/$tag-$name" >/dev/null
+  ip netns delete "$tag-$name" 2>/dev/null || true
+  for p in "${pods[@]}"; do [[ $p == "$name" ]] || kept+=("$p"); done
+  pods=("${kept[@]}")
+  echo "pod \"$name\" deleted"
+}
+
+# A pod that is not Running is retried, as kubelet keeps retrying its sandbox.
+pods_retry() {
+  local p
+  for p in "${pods[@]}"; do
+    [[ ${pod_status[$p]} == Running ]] || { ip netns delete "$tag-$p" 2>/dev/null || true; pod_start "$p"; }
+  done
+}
+
+pods_table() {
+  printf '~# kubectl get po -owide\n'
+  printf '%-28s %-6s %-18s %-14s %s\n' NAME READY STATUS IP NODE
+  local p ready
+  for p in "${pods[@]}"; do
+    ready=0/1; [[ ${pod_status[$p]} == Running ]] && ready=1/1
+    printf '%-28s %-6s %-18s %-14s %s\n' "$p" "$ready" "${pod_status[$p]}" "${pod_ip[$p]}" node1
+  done
+  for p in "${pods[@]}"; do
+    [[ -n ${pod_event[$p]} ]] && printf '  %s: FailedCreatePodSandBox: %s\n' "$p" "${pod_event[$p]}"
+  done
+  return 0
+}
+
 deploy_app() {
-  say "== (The seed now deploys test-app with 2 replicas: one runs with 10.6.168.133, the other" \
-    "fails with \"all IPs have been exhausted\". That needs the agent; a later stage runs it here.)"
+  say "== Deploy test-app with 2 replicas; the pod annotation ipam.spidernet.io/ippool:" \
+    "$annotation picks the pool. Only one IP is available, so only one pod can run."
+  pod_start test-app-67dd9f645-dv8xz
+  pod_start test-app-67dd9f645-lpjgs
+  pods_table
+  say "The running pod reaches the outside host from its own address over the macvlan master:"
+  run ip netns exec "$tag-test-app-67dd9f645-dv8xz" ping -c1 -W2 10.6.0.1
+  run ipfencectl get allocations
 }
 
 patch_reserved_ip() {
-  say "== Add the pod's IP to the ReservedIP: a pod restarted now could get no IP."
+  say "== Add the pod's IP to the ReservedIP, then restart the pod: it fails with" \
+    "\"all IPs have been exhausted\" (the running pod kept its IP until it was deleted)."
   run ipfencectl patch spiderreservedip test-reservedip \
     --patch '{"spec":{"ips":["10.6.168.131-10.6.168.133"]}}' --type=merge
-  run ipfencectl get sr -o wide
   run ipfencectl get sp -o wide
+  printf '~# kubectl delete po test-app-67dd9f645-dv8xz\n'
+  pod_delete test-app-67dd9f645-dv8xz
+  pod_start test-app-67dd9f645-fvx4m
+  pods_retry
+  pods_table
 }
 
 delete_reserved_ip() {
-  say "== Remove the ReservedIP: every IP of the pool is available again."
+  say "== Remove the ReservedIP: the pods obtain IPs and run."
   run ipfencectl delete sr test-reservedip
+  pods_retry
+  pods_table
   run ipfencectl get sp -o wide
+  say "(ipfence hands IPs out next-fit, not lowest-first: a just-released IP is not handed out" \
+    "again at once, so the IPs may differ from the seed's 10.6.168.133 and 10.6.168.131.)"
+}
+
+start_node() {
+  say "Setting up: node namespace $node_ns with macvlan master ens192, wired to an outside host" \
+    "($outside_ns, 10.6.0.1/16); ipfence-agent on store $IPFENCE_STORE."
+  ip netns add "$node_ns"
+  ip netns add "$outside_ns"
+  ip -n "$node_ns" link set lo up
+  ip -n "$outside_ns" link set lo up
+  ip -n "$node_ns" link add ens192 type veth peer name wire0 netns "$outside_ns"
+  ip -n "$node_ns" link set ens192 up
+  ip -n "$outside_ns" link set wire0 up
+  ip -n "$outside_ns" addr add 10.6.0.1/16 dev wire0
+  mkdir -p "$conf_dir"
+  ip netns exec "$node_ns" "$agent_binary" --store "$IPFENCE_STORE" --socket "$socket" \
+    --node-name node1 --cni-conf-dir "$conf_dir" --metrics-addr 127.0.0.1:0 \
+    >"$workdir/agent.log" 2>&1 &
+  agent_pid=$!
+  for _ in $(seq 100); do [[ -S $socket ]] && break; sleep 0.05; done
+  [[ -S $socket ]] || { cat "$workdir/agent.log" >&2; echo "demo: agent did not start" >&2; exit 1; }
+}
+
+# Runs the conflist the agent wrote for the SpiderMultusConfig, inside the node namespace.
+cnirun() {
+  local verb=$1
+  shift
+  "$cnirun_binary" --conflist "$conf_dir/macvlan-ens192.conflist" \
+    --cni-path "$build_dir/cni:/usr/lib/cni" --node-netns "$node_ns" \
+    --cache-dir "$workdir/cni-cache" "$verb" "$@"
 }
 
 main() {
-  say "ipfence demo: the reserved-IP walk-through, on a temporary store ($IPFENCE_STORE)"
+  say "ipfence demo: the reserved-IP walk-through (shared/seed/reserved-ip.md), end to end"
+  start_node
   create_multus_config
+  say "The agent wrote the CNI conflist for it:"
+  for _ in $(seq 100); do [[ -f $conf_dir/macvlan-ens192.conflist ]] && break; sleep 0.05; done
+  run cat "$conf_dir/macvlan-ens192.conflist"
   create_reserved_ip
   create_ippool
   deploy_app

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   std::string conflist_path, cni_path = "/usr/lib/cni", node_netns, cache_dir = "/tmp/cnirun";
   std::string command;
   CniCall call;
-  std::vector<std::string> args, valid;
+  std::vector<std::string> args, valid, cni_args;
   app.add_option("--conflist", conflist_path, "CNI conflist file")->required();
   app.add_option("--cni-path", cni_path, "plugin directories, ':'-separated");
   app.add_option("--node-netns", node_netns, "run plugins inside this named network namespace");
@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   app.add_option("--netns", call.netns, "CNI_NETNS path");
   app.add_option("--ifname", call.ifname, "CNI_IFNAME");
   app.add_option("--arg", args, "CNI_ARGS entry K=V (repeatable)");
+  app.add_option("--cni-arg", cni_args,
+                 "args.cni entry K=V for every plugin config, e.g. a pod annotation (repeatable)");
   app.add_option("--valid", valid, "GC: a valid attachment CONTAINERID/IFNAME (repeatable)");
   CLI11_PARSE(app, argc, argv);
 
@@ -42,6 +44,14 @@ int main(int argc, char** argv) {
       return 2;
     }
     call.args[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& kv : cni_args) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) {
+      std::cerr << "cnirun: --cni-arg wants K=V, got " << kv << "\n";
+      return 2;
+    }
+    call.cni_args[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   nlohmann::json conflist;
   try {
@@ -69,6 +79,7 @@ int main(int argc, char** argv) {
       config["name"] = conflist.at("name");
       config["cniVersion"] = conflist.at("cniVersion");
       if (!prev.is_null() && !prev.is_discarded()) config["prevResult"] = prev;
+      if (call.cni_args.is_object()) config["args"]["cni"] = call.cni_args;
       CniOutcome one = runtime.exec(plugins[i].at("type"), command, config, call);
       if (!one.ok() && outcome.ok()) outcome = one;
       if (!one.ok() && command == "CHECK") break;
