@@ -102,6 +102,7 @@ int http_status(ErrorCode code) {
     case ErrorCode::conflict:
     case ErrorCode::already_exists:
     case ErrorCode::in_use:
+    case ErrorCode::mismatch:
       return 409;
     case ErrorCode::exhausted:
     case ErrorCode::ip_unavailable:
@@ -253,7 +254,7 @@ Status compare_ips(const AttachmentId& id, const ipam::AllocateResult& held,
   std::set<std::string> have;
   for (const auto& ip : held.ips) have.insert(ip.ip.to_string());
   if (want == have) return {};
-  return make_error(ErrorCode::conflict, "container " + id.container_id + " interface " +
+  return make_error(ErrorCode::mismatch, "container " + id.container_id + " interface " +
                                              id.ifname + " holds " + join(have) + ", not " +
                                              join(want));
 }

@@ -18,6 +18,10 @@ ShutdownSignals ShutdownSignals::install() {
   sigaddset(&set, SIGINT);
   if (int err = pthread_sigmask(SIG_BLOCK, &set, nullptr); err != 0)
     throw std::system_error(err, std::generic_category(), "block SIGTERM/SIGINT");
+  // An ignored signal is discarded, not queued: a shell starts background jobs with SIGINT
+  // ignored. Default disposition while blocked means "pending until the signalfd reads it".
+  std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGINT, SIG_DFL);
   UniqueFd fd(::signalfd(-1, &set, SFD_CLOEXEC));
   if (!fd) throw std::system_error(errno, std::generic_category(), "signalfd");
   return ShutdownSignals(std::move(fd));
