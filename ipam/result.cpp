@@ -13,7 +13,7 @@ struct CodeInfo {
 
 // CNI codes: 11 = "try again later", 7 = invalid network config; 100+ are ipfence's own and
 // are documented in docs/cni.md.
-constexpr std::array<CodeInfo, 13> kCodes{{
+constexpr std::array<CodeInfo, 14> kCodes{{
     {ErrorCode::invalid_argument, "invalid_argument", 7},
     {ErrorCode::not_found, "not_found", 102},
     {ErrorCode::already_exists, "already_exists", 100},
@@ -22,6 +22,8 @@ constexpr std::array<CodeInfo, 13> kCodes{{
     {ErrorCode::ip_unavailable, "ip_unavailable", 104},
     {ErrorCode::no_pool, "no_pool", 101},
     {ErrorCode::in_use, "in_use", 106},
+    // A CHECK mismatch is not "try again later": retrying never fixes it.
+    {ErrorCode::mismatch, "mismatch", 105},
     {ErrorCode::corrupt, "corrupt", 107},
     {ErrorCode::compacted, "compacted", 11},
     {ErrorCode::unavailable, "unavailable", 11},

@@ -22,6 +22,7 @@ enum class ErrorCode {
   ip_unavailable,    // a specific IP was asked for and it is reserved, excluded or taken
   no_pool,           // no IP pool selected for a request
   in_use,            // refused because something still holds it (pool delete, IP removal)
+  mismatch,          // CHECK: the attachment holds other IPs than the runtime expects
   corrupt,           // a store file or record is damaged; never silently reset
   compacted,         // a watch asked for a revision the store no longer has
   unavailable,       // the store or agent cannot be reached now; try again later

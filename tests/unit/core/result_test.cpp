@@ -16,7 +16,7 @@ const std::vector<ErrorCode> kAllCodes = {
     ErrorCode::conflict,         ErrorCode::exhausted,   ErrorCode::ip_unavailable,
     ErrorCode::no_pool,          ErrorCode::in_use,      ErrorCode::corrupt,
     ErrorCode::compacted,        ErrorCode::unavailable, ErrorCode::io,
-    ErrorCode::internal,
+    ErrorCode::internal,         ErrorCode::mismatch,
 };
 
 TEST(ErrorCodeTest, NamesRoundTripAndAreDistinct) {
@@ -57,6 +57,7 @@ TEST(ErrorCodeTest, CniCodes) {
   EXPECT_EQ(cni_error_code(ErrorCode::not_found), 102);
   EXPECT_EQ(cni_error_code(ErrorCode::exhausted), 103);
   EXPECT_EQ(cni_error_code(ErrorCode::ip_unavailable), 104);
+  EXPECT_EQ(cni_error_code(ErrorCode::mismatch), 105);
   EXPECT_EQ(cni_error_code(ErrorCode::in_use), 106);
   EXPECT_EQ(cni_error_code(ErrorCode::corrupt), 107);
   EXPECT_EQ(cni_error_code(ErrorCode::internal), 100);
