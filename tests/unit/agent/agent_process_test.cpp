@@ -168,7 +168,7 @@ TEST_F(AgentProcessTest, SeedScenario) {
   Reply other = post("/v1/ipam/check",
                      {{"containerID", "c1"}, {"ifname", "eth0"}, {"ips", {"10.6.168.131"}}});
   EXPECT_EQ(other.status, 409);
-  EXPECT_EQ(other.json()["error"]["code"], "conflict");
+  EXPECT_EQ(other.json()["error"]["code"], "mismatch");
   Reply none = post("/v1/ipam/check", {{"containerID", "c2"}, {"ifname", "eth0"}});
   EXPECT_EQ(none.status, 404);
   EXPECT_EQ(none.json()["error"]["code"], "not_found");

@@ -168,7 +168,7 @@ TEST(ApiCodecTest, CompareIpsIgnoresLengthAndNamesTheDifference) {
   EXPECT_TRUE(compare_ips(id, held, {"10.6.168.133"}).ok());
   auto differs = compare_ips(id, held, {"10.6.168.134"});
   ASSERT_FALSE(differs.ok());
-  EXPECT_EQ(differs.error().code, ErrorCode::conflict);
+  EXPECT_EQ(differs.error().code, ErrorCode::mismatch);
   EXPECT_EQ(differs.error().message,
             "container c1 interface eth0 holds 10.6.168.133, not 10.6.168.134");
   auto bad = compare_ips(id, held, {"10.6.168"});
