@@ -48,7 +48,7 @@ nlohmann::json encode_gc(const ipam::GcResult& result);
 nlohmann::json encode_pools(const ipam::ClusterState& state);
 
 // OK when the attachment holds exactly `wanted` (a "/len" suffix is ignored); otherwise
-// invalid_argument for an unparsable entry, or conflict naming what differs.
+// invalid_argument for an unparsable entry, or mismatch naming what differs.
 Status compare_ips(const AttachmentId& id, const ipam::AllocateResult& held,
                    const std::vector<std::string>& wanted);
 

@@ -103,6 +103,7 @@ TEST(ApiCodecTest, StatusTableOfTheApiDoc) {
   EXPECT_EQ(http_status(ErrorCode::conflict), 409);
   EXPECT_EQ(http_status(ErrorCode::already_exists), 409);
   EXPECT_EQ(http_status(ErrorCode::in_use), 409);
+  EXPECT_EQ(http_status(ErrorCode::mismatch), 409);
   EXPECT_EQ(http_status(ErrorCode::exhausted), 422);
   EXPECT_EQ(http_status(ErrorCode::ip_unavailable), 422);
   EXPECT_EQ(http_status(ErrorCode::no_pool), 422);
