@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # runtime and test parts: real CNI plugins, namespaces, traffic tools, servers
   containernetworking-plugins iproute2 iputils-ping iputils-arping curl jq procps
+  # a real container runtime for the containerd e2e test (ctr run --cni --rootfs)
+  containerd runc busybox-static
 )
 
 missing=()
