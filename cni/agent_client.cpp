@@ -160,7 +160,8 @@ CniError agent_error(const AgentReply& reply) {
         auto kind = error_code_from_name(name);
         code = kind ? cni_error_code(*kind) : kInternal;
       }
-      return cni_error(code, message->get<std::string>(), name);
+      // No "details": libcni prints "msg; details", and the code already says the kind.
+      return cni_error(code, message->get<std::string>());
     }
   }
   const int code = reply.status == 503 ? kTryAgainLater : kInternal;
