@@ -14,6 +14,8 @@ packages=(
   containernetworking-plugins iproute2 iputils-ping iputils-arping curl jq procps
   # a real container runtime for the containerd e2e test (ctr run --cni --rootfs)
   containerd runc busybox-static
+  # the etcd store backend: a real etcd for its tests and benchmark (etcdctl for debugging)
+  etcd-server etcd-client
 )
 
 missing=()
