@@ -219,7 +219,7 @@ TEST_F(ContainerdTest, ExhaustedPoolFailsTheNextContainerAndTheFreedAddressIsReu
   EXPECT_NE(second.exit_code, 0);
   EXPECT_THAT(second.err, HasSubstr("plugin type=\"macvlan\" failed (add): IPPool test-ippool: "
                                     "all IPs have been exhausted (3 IPs: 2 reserved, 1 "
-                                    "allocated); exhausted"));
+                                    "allocated)\n"));
   ctrd.ctr({"task", "delete", "--force", second_id});
   ctrd.ctr({"container", "delete", second_id});
   EXPECT_THAT(ctrd.containers(), ElementsAre(first_id));
