@@ -190,6 +190,8 @@ int get_allocations(const Request& request, Session& session) {
     for (const auto& [name, pool] : state->pools()) {
       for (const auto& [value, allocation] : pool.allocations) stored.push_back(&allocation);
     }
+    // Held IPs whose pool is gone still show, so that nothing held is invisible.
+    for (const auto& [key, allocation] : state->orphan_allocations()) stored.push_back(&allocation);
     // By address, IPv4 first, whatever pool holds them.
     std::sort(stored.begin(), stored.end(),
               [](const auto* a, const auto* b) { return a->ip < b->ip; });

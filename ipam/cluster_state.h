@@ -92,6 +92,11 @@ class ClusterState {
   const std::map<std::pair<std::string, std::string>, StoredAttachment>& attachments() const {
     return attachments_;
   }
+  // Allocations whose pool is unknown (not yet seen, or deleted while they were held), by
+  // store key; listed by `ipfencectl get allocations` so that nothing held is invisible.
+  const std::map<std::string, StoredAllocation>& orphan_allocations() const {
+    return orphan_allocations_;
+  }
 
   // Store revisions of the guard keys (0 when absent): every pool write and every reserved
   // write bumps its guard, and allocations compare the reserved guard, so that a reservation
