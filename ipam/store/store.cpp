@@ -1,5 +1,6 @@
 #include "ipam/store/store.h"
 
+#include "ipam/store/etcd_store.h"
 #include "ipam/store/file_store.h"
 #include "ipam/store/memory_store.h"
 
@@ -36,7 +37,7 @@ namespace {
 
 constexpr std::string_view kAcceptedForms =
     "use file:///path/to/dir (or an absolute path such as /var/lib/ipfence), "
-    "etcd://host:port[,host:port...], or memory:// (in-process, for tests)";
+    "etcd://host:port[,host:port...] (etcds:// for TLS), or memory:// (in-process, for tests)";
 
 Error bad_url(const std::string& url, std::string_view why) {
   return make_error(ErrorCode::invalid_argument, "store URL \"" + url + "\" " + std::string(why) +
@@ -63,11 +64,11 @@ Result<std::unique_ptr<Store>> open_store(const std::string& url) {
   if (view.starts_with("/")) return open_file_store(url, url);
   if (view == "memory://" || view == "memory:")
     return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
-  if (view.starts_with("etcd://"))
-    return make_error(ErrorCode::invalid_argument,
-                      "store URL \"" + url +
-                          "\": the etcd backend is not built into this binary yet; use "
-                          "file:///var/lib/ipfence (the embedded store) for now");
+  if (view.starts_with("etcd://") || view.starts_with("etcds://")) {
+    IPF_ASSIGN_OR_RETURN(auto options, etcd::parse_url(url));
+    IPF_ASSIGN_OR_RETURN(auto store, EtcdStore::open(std::move(options)));
+    return std::unique_ptr<Store>(std::move(store));
+  }
   return bad_url(url, url.empty() ? "is empty" : "has an unknown form");
 }
 

@@ -1,0 +1,32 @@
+// The etcd backend's Watch: one streaming POST /v3/watch on a background thread. libcurl's
+// write callback cuts the stream into lines (one JSON message each) and queues the events;
+// next() pops them, so a caller that polls with a zero timeout pays for a lock, not a request.
+//
+// When the stream breaks (etcd restarted, member gone) the thread reconnects, on the next
+// endpoint, from the revision after the last event it delivered (or the last progress
+// notification), so no event is lost or repeated. When etcd says that revision has been
+// compacted, next() reports ErrorCode::compacted and the caller lists again.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "ipam/result.h"
+#include "ipam/store/etcd_http.h"
+#include "ipam/store/store.h"
+
+namespace ipfence::store::etcd {
+
+struct WatchTarget {
+  std::string key;        // absolute start of the watched range
+  std::string range_end;  // absolute end (prefix_end of the watched prefix)
+  std::string prefix;     // the store's prefix, removed from the keys of events
+  std::int64_t after_revision = 0;
+};
+
+// Starts the stream and returns once etcd has confirmed the watch, so a commit made after
+// this returns is seen. ErrorCode::unavailable when no endpoint confirmed it in time.
+Result<std::unique_ptr<Watch>> start_watch(std::shared_ptr<HttpClient> http, WatchTarget target);
+
+}  // namespace ipfence::store::etcd
