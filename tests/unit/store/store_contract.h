@@ -1,15 +1,18 @@
 // The backends that the store contract suite (store_contract_test.cpp) runs against. To add
-// one (etcd), write a StoreHarness for it and add a line to store_backends().
+// one, write a StoreHarness for it and add a line to store_backends().
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "ipam/store/etcd_store.h"
 #include "ipam/store/file_store.h"
 #include "ipam/store/memory_store.h"
 #include "ipam/store/store.h"
+#include "tests/unit/store/etcd_process.h"
 #include "tests/unit/store/temp_dir.h"
 
 namespace ipfence::store::testing {
@@ -29,6 +32,8 @@ class StoreHarness {
 struct StoreBackend {
   std::string name;
   std::function<std::unique_ptr<StoreHarness>()> make;
+  // Non-empty: why this backend cannot run here (the suite skips it with this message).
+  std::function<std::string()> skip_reason = [] { return std::string(); };
 };
 
 // A Store that forwards to another one it does not own.
@@ -89,10 +94,49 @@ class FileHarness final : public StoreHarness {
   std::unique_ptr<FileStore> store_;
 };
 
+// One etcd for the whole test process (started on first use, killed at exit); every
+// harness works under its own key prefix, so tests do not see each other's keys. Revisions
+// are shared, so the contract compares them relative to a revision it read, never to 0.
+inline EtcdProcess& shared_etcd() {
+  static EtcdProcess etcd;
+  static const bool started = (etcd.start(), true);
+  (void)started;
+  return etcd;
+}
+
+class EtcdHarness final : public StoreHarness {
+ public:
+  EtcdHarness() : store_(open()) {}
+  Store& store() override { return *store_; }
+  std::unique_ptr<Store> second_client() override { return open(); }
+  Status compact(std::int64_t revision) override { return store_->compact(revision); }
+
+  static std::string skip_reason() {
+    return EtcdProcess::binary() ? ""
+                                 : "no etcd binary (install etcd-server with scripts/deps.sh, "
+                                   "or set IPFENCE_ETCD): the etcd backend is not tested here";
+  }
+
+ private:
+  std::unique_ptr<EtcdStore> open() {
+    auto options = etcd::parse_url(shared_etcd().url("?prefix=" + prefix_));
+    if (!options.ok()) throw std::runtime_error(options.error().message);
+    auto opened = EtcdStore::open(*options);
+    if (!opened.ok()) throw std::runtime_error(opened.error().message);
+    return std::move(opened).value();
+  }
+
+  static inline std::atomic<int> harnesses_{0};
+  const std::string prefix_ =
+      "/ipfence-test/" + std::to_string(::getpid()) + "-" + std::to_string(++harnesses_) + "/";
+  std::unique_ptr<EtcdStore> store_;
+};
+
 inline std::vector<StoreBackend> store_backends() {
   return {
       {"memory", [] { return std::make_unique<MemoryHarness>(); }},
       {"file", [] { return std::make_unique<FileHarness>(); }},
+      {"etcd", [] { return std::make_unique<EtcdHarness>(); }, EtcdHarness::skip_reason},
   };
 }
 

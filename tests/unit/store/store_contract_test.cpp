@@ -15,7 +15,10 @@ using testing::StoreHarness;
 
 class StoreContract : public ::testing::TestWithParam<StoreBackend> {
  protected:
-  void SetUp() override { harness_ = GetParam().make(); }
+  void SetUp() override {
+    if (auto why = GetParam().skip_reason(); !why.empty()) GTEST_SKIP() << why;
+    harness_ = GetParam().make();
+  }
   Store& store() { return harness_->store(); }
 
   KeyValue must_get(const std::string& key) {
@@ -296,6 +299,7 @@ TEST_P(StoreContract, WatchOfCompactedRevisionFails) {
 TEST_P(StoreContract, ConcurrentCreateIfAbsentHasOneWinnerPerKey) {
   constexpr int kThreads = 4;
   constexpr int kKeys = 40;
+  const auto before = current_revision();  // a shared etcd did not start at 0
   std::vector<std::unique_ptr<Store>> clients;
   for (int t = 0; t < kThreads; ++t) clients.push_back(harness_->second_client());
   std::atomic<int> wins[kKeys] = {};
@@ -313,7 +317,7 @@ TEST_P(StoreContract, ConcurrentCreateIfAbsentHasOneWinnerPerKey) {
   for (auto& thread : threads) thread.join();
   for (int k = 0; k < kKeys; ++k) EXPECT_EQ(wins[k].load(), 1) << "key " << k;
   EXPECT_EQ(store().list("ips/")->kvs.size(), static_cast<std::size_t>(kKeys));
-  EXPECT_EQ(current_revision(), kKeys);
+  EXPECT_EQ(current_revision(), before + kKeys) << "one revision per winning create";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(testing::store_backends()),
