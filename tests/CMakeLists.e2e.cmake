@@ -6,6 +6,7 @@ add_library(ipfence_e2e_support STATIC
   e2e/support/cni_runtime.cpp
   e2e/support/agent_node.cpp
   e2e/support/containerd.cpp
+  e2e/support/enforcement.cpp
 )
 target_link_libraries(ipfence_e2e_support PUBLIC nlohmann_json::nlohmann_json Threads::Threads)
 if(TARGET ipfence-agent AND TARGET ipfence)
