@@ -11,7 +11,7 @@ packages=(
   libyaml-cpp-dev prometheus-cpp-dev libcli11-dev libcurl4-openssl-dev libmicrohttpd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # runtime and test parts: real CNI plugins, namespaces, traffic tools, servers
-  containernetworking-plugins iproute2 iputils-ping iputils-arping curl jq procps
+  containernetworking-plugins iproute2 iputils-ping iputils-arping curl jq procps iperf3
   # a real container runtime for the containerd e2e test (ctr run --cni --rootfs)
   containerd runc busybox-static
   # the etcd store backend: a real etcd for its tests and benchmark (etcdctl for debugging)
