@@ -5,12 +5,11 @@
 #pragma once
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "tests/e2e/support/agent_node.h"
 
@@ -45,8 +44,9 @@ inline std::string without_prefix(const std::string& cidr) {
 // Manifests, as a user would write them.
 inline std::string ippool_yaml(const std::string& name, const std::string& subnet,
                                const std::vector<std::string>& ranges, bool is_default = false) {
-  std::string yaml = "apiVersion: spiderpool.spidernet.io/v2beta1\nkind: SpiderIPPool\n"
-                     "metadata:\n  name: " + name + "\nspec:\n  subnet: " + subnet + "\n  ips:\n";
+  std::string yaml = "apiVersion: spiderpool.spidernet.io/v2beta1\nkind: SpiderIPPool\n";
+  yaml += "metadata:\n  name: " + name + "\n";
+  yaml += "spec:\n  subnet: " + subnet + "\n  ips:\n";
   for (const auto& range : ranges) yaml += "  - " + range + "\n";
   if (is_default) yaml += "  default: true\n";
   return yaml;
@@ -54,14 +54,15 @@ inline std::string ippool_yaml(const std::string& name, const std::string& subne
 
 inline std::string reservedip_yaml(const std::string& name,
                                    const std::vector<std::string>& ranges) {
-  std::string yaml = "apiVersion: spiderpool.spidernet.io/v2beta1\nkind: SpiderReservedIP\n"
-                     "metadata:\n  name: " + name + "\nspec:\n  ips:\n";
+  std::string yaml = "apiVersion: spiderpool.spidernet.io/v2beta1\nkind: SpiderReservedIP\n";
+  yaml += "metadata:\n  name: " + name + "\n";
+  yaml += "spec:\n  ips:\n";
   for (const auto& range : ranges) yaml += "  - " + range + "\n";
   return yaml;
 }
 
 // The agent's conflist changed by `edit` (cniVersion, ipam keys, plugin args...).
-inline CniRuntime edited_runtime(const AgentNode& node, const CniRuntime& base,
+inline CniRuntime edited_runtime(AgentNode& node, const CniRuntime& base,
                                  const std::function<void(nlohmann::json&)>& edit) {
   nlohmann::json conflist = base.conflist();
   edit(conflist);
@@ -79,7 +80,7 @@ inline nlohmann::json direct_netconf(const CniRuntime& runtime, const std::strin
 
 // Runs the ipfence plugin inside the node namespace with `stdin_text` as it is (for stdin
 // that is not JSON, which CniRuntime::exec cannot send).
-inline CniOutcome exec_ipfence_raw(const AgentNode& node, const std::string& command,
+inline CniOutcome exec_ipfence_raw(AgentNode& node, const std::string& command,
                                    const std::string& stdin_text, const CniCall& call) {
   std::vector<std::string> argv = node.topology().node().exec_prefix();
   argv.push_back(std::string(IPFENCE_PLUGIN_DIR) + "/ipfence");
