@@ -70,8 +70,9 @@ void IpSet::erase(u128 first, u128 last) {
     it = intervals_.erase(it);
     // Keep the parts that stick out on either side (a < first implies first > 0, and
     // b > last implies last < max, so neither bound below wraps).
+    // emplace_hint's result, not the old `it`: a B-tree insert invalidates iterators.
     if (a < first) {
-      intervals_.emplace_hint(it, a, first - 1);
+      it = std::next(intervals_.emplace_hint(it, a, first - 1));
       count += span(a, first - 1);
     }
     if (b > last) {

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <absl/container/btree_map.h>
+
 #include <map>
 #include <optional>
 #include <vector>
@@ -60,7 +62,10 @@ class IpSet {
 
  private:
   IpFamily family_;
-  std::map<u128, u128> intervals_;  // first -> last, disjoint and non-adjacent
+  // first -> last, disjoint and non-adjacent. A B-tree rather than std::map: with a million
+  // intervals (a /8 with a million reserved ranges) a red-black tree's pointer chase misses
+  // the cache on every level; btree nodes hold many keys per cache line (bench/allocator).
+  absl::btree_map<u128, u128> intervals_;
   u128 size_ = 0;                   // kept up to date by insert/erase (saturating)
   bool saturated_ = false;          // size_ overflowed: recompute on erase
 };
