@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,11 @@ struct StoreBackend {
   // Non-empty: why this backend cannot run here (the suite skips it with this message).
   std::function<std::string()> skip_reason = [] { return std::string(); };
 };
+
+// gtest prints a parameter in test names and ctest listings: the backend's name, not bytes.
+inline void PrintTo(const StoreBackend& backend, std::ostream* out) {
+  *out << backend.name;
+}
 
 // A Store that forwards to another one it does not own.
 class ForwardingStore final : public Store {
