@@ -40,11 +40,10 @@ class EtcdWatch final : public Watch {
   // Waits for etcd's "created" (or a final error) until the client's timeout.
   Status wait_created() {
     std::unique_lock lock(mu_);
-    const bool done = changed_.wait_for(lock, http_->options().timeout,
-                                        [&] { return created_ || failure_.has_value(); });
+    changed_.wait_for(lock, http_->options().timeout,
+                      [&] { return created_ || failure_.has_value(); });
     if (created_) return {};
     if (failure_) return *failure_;
-    (void)done;
     return make_error(ErrorCode::unavailable,
                       "etcd unreachable at " + http_->endpoint_list() + ": no watch within " +
                           std::to_string(http_->options().timeout.count()) + " ms" +

@@ -25,8 +25,9 @@ struct WatchTarget {
   std::int64_t after_revision = 0;
 };
 
-// Starts the stream and returns once etcd has confirmed the watch, so a commit made after
-// this returns is seen. ErrorCode::unavailable when no endpoint confirmed it in time.
+// Starts the stream and returns once etcd has confirmed the watch, so that an unreachable
+// cluster is an error here (ErrorCode::unavailable, naming the endpoints) rather than a
+// silent next() that never has events.
 Result<std::unique_ptr<Watch>> start_watch(std::shared_ptr<HttpClient> http, WatchTarget target);
 
 }  // namespace ipfence::store::etcd
