@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <fstream>
 #include <sstream>
 #include <variant>
@@ -16,7 +17,8 @@
 namespace ipfence::agent {
 namespace {
 
-using Member = std::variant<std::string AgentConfig::*, bool AgentConfig::*>;
+using Member = std::variant<std::string AgentConfig::*, bool AgentConfig::*,
+                            std::vector<std::string> AgentConfig::*, std::uint32_t AgentConfig::*>;
 
 struct Field {
   const char* name;  // flag without "--" and YAML key alike
@@ -25,7 +27,7 @@ struct Field {
 };
 
 // The one list of settings. Add a row (and a member of AgentConfig) for a new one.
-const std::array<Field, 7> kFields{{
+const std::array<Field, 16> kFields{{
     {"store", "Store URL: file:///path or etcd://host:port[,...]", &AgentConfig::store},
     {"socket", "Unix socket the IPAM API listens on", &AgentConfig::socket},
     {"node-name", "This node's name, recorded in allocations (default: hostname)",
@@ -38,7 +40,34 @@ const std::array<Field, 7> kFields{{
      &AgentConfig::metrics_addr},
     {"log-level", "trace, debug, info, warn, error, critical or off", &AgentConfig::log_level},
     {"log-json", "Log one JSON object per line", &AgentConfig::log_json},
+    {"guard",
+     "on: the eBPF guard enforces on every macvlan master; off: IPAM only (where BPF is not "
+     "allowed)",
+     &AgentConfig::guard},
+    {"bpf-pin-dir", "Where the guard's maps are pinned; must be on a bpf filesystem",
+     &AgentConfig::bpf_pin_dir},
+    {"masters",
+     "Interfaces to guard besides the masters of SpiderMultusConfigs and allocations "
+     "(comma-separated, repeatable)",
+     &AgentConfig::masters},
+    {"guard-mode", "enforce (drop) or monitor (count only), for masters without --master-mode",
+     &AgentConfig::guard_mode},
+    {"master-mode", "IFNAME=enforce|monitor: the mode of one master (repeatable)",
+     &AgentConfig::master_mode},
+    {"reserved-policy",
+     "A pod holding an IP that was reserved later: grandfather (keeps working) or drop",
+     &AgentConfig::reserved_policy},
+    {"pod-guard", "Also guard each pod's interface inside its network namespace (true|false)",
+     &AgentConfig::pod_guard},
+    {"max-leases", "Capacity of the guard's lease map (used when the map is created)",
+     &AgentConfig::max_leases},
+    {"max-reserved-prefixes",
+     "Capacity of the guard's reserved-prefix maps, per family (used when created)",
+     &AgentConfig::max_reserved_prefixes},
 }};
+
+// Map capacities: BPF hash and LPM maps of this size are still cheap to preallocate.
+constexpr std::uint32_t kMaxCapacity = 1u << 24;
 
 constexpr std::array<std::string_view, 7> kLogLevels{"trace", "debug",    "info", "warn",
                                                      "error", "critical", "off"};
@@ -59,6 +88,41 @@ std::string scalar_text(const YAML::Node& node) {
   return "null";
 }
 
+// Splits "a,b" into items, dropping empty ones (a trailing comma is harmless).
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) items.push_back(item);
+  return items;
+}
+
+// A list setting in YAML: a sequence of strings, or one comma-separated string. master-mode
+// may also be a mapping (ens192: monitor), read as "ens192=monitor".
+std::vector<std::string> yaml_list(const YAML::Node& node, const std::string& where,
+                                   bool allow_mapping) {
+  std::vector<std::string> items;
+  if (node.IsScalar()) return split_commas(node.Scalar());
+  if (node.IsSequence()) {
+    for (const auto& item : node) {
+      if (!item.IsScalar())
+        throw ConfigError(where + ": expected a list of strings, got " + scalar_text(item) +
+                          " in it");
+      items.push_back(item.Scalar());
+    }
+    return items;
+  }
+  if (node.IsMap() && allow_mapping) {
+    for (const auto& entry : node) {
+      if (!entry.second.IsScalar())
+        throw ConfigError(where + ": expected IFNAME: mode, got " + scalar_text(entry.second));
+      items.push_back(entry.first.as<std::string>() + "=" + entry.second.Scalar());
+    }
+    return items;
+  }
+  throw ConfigError(where + ": expected a list of strings, got " + scalar_text(node));
+}
+
 void set_from_yaml(const Field& field, const YAML::Node& node, const std::string& origin,
                    AgentConfig& config) {
   const std::string where = origin + ": key \"" + field.name + "\"";
@@ -71,6 +135,15 @@ void set_from_yaml(const Field& field, const YAML::Node& node, const std::string
     if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value))
       throw ConfigError(where + ": expected true or false, got " + scalar_text(node));
     config.*(*flag) = value;
+  } else if (auto* list = std::get_if<std::vector<std::string> AgentConfig::*>(&field.member)) {
+    config.*(*list) = yaml_list(node, where, *list == &AgentConfig::master_mode);
+  } else if (auto* number = std::get_if<std::uint32_t AgentConfig::*>(&field.member)) {
+    std::uint32_t value = 0;
+    const std::string text = node.IsScalar() ? node.Scalar() : "";
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (!node.IsScalar() || text.empty() || ec != std::errc() || end != text.data() + text.size())
+      throw ConfigError(where + ": expected a whole number, got " + scalar_text(node));
+    config.*(*number) = value;
   }
 }
 
@@ -85,6 +158,48 @@ void check_metrics_addr(const std::string& addr) {
       !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
       std::stoi(port) > 65535)
     throw ConfigError(bad + "has no valid port (0..65535; 0 picks a free one)");
+}
+
+// Linux interface names: 1..15 bytes, no '/', ':' is allowed (aliases), no whitespace.
+bool is_ifname(const std::string& name) {
+  constexpr std::size_t kMaxIfname = 15;  // IFNAMSIZ - 1
+  return !name.empty() && name.size() <= kMaxIfname && name != "." && name != ".." &&
+         std::none_of(name.begin(), name.end(),
+                      [](char c) { return c == '/' || c == ' ' || c == '\t' || c == '\n'; });
+}
+
+void check_guard(AgentConfig& config) {
+  if (config.guard != "on" && config.guard != "off")
+    throw ConfigError("guard: \"" + config.guard + "\" is not on or off");
+  if (config.bpf_pin_dir.empty() || config.bpf_pin_dir.front() != '/')
+    throw ConfigError("bpf-pin-dir: \"" + config.bpf_pin_dir + "\" must be an absolute path");
+  for (const auto& master : config.masters)
+    if (!is_ifname(master))
+      throw ConfigError("masters: \"" + master + "\" is not an interface name");
+  if (config.guard_mode != "enforce" && config.guard_mode != "monitor")
+    throw ConfigError("guard-mode: \"" + config.guard_mode + "\" is not enforce or monitor");
+  config.master_modes.clear();
+  for (const auto& entry : config.master_mode) {
+    const auto equals = entry.find('=');
+    const std::string ifname = entry.substr(0, equals);
+    if (equals == std::string::npos || !is_ifname(ifname))
+      throw ConfigError("master-mode: \"" + entry + "\" is not IFNAME=enforce|monitor");
+    const std::string mode = entry.substr(equals + 1);
+    if (mode != "enforce" && mode != "monitor")
+      throw ConfigError("master-mode: \"" + entry + "\": \"" + mode +
+                        "\" is not enforce or monitor");
+    if (!config.master_modes.emplace(ifname, mode).second)
+      throw ConfigError("master-mode: " + ifname + " is given more than once");
+  }
+  if (config.reserved_policy != "grandfather" && config.reserved_policy != "drop")
+    throw ConfigError("reserved-policy: \"" + config.reserved_policy +
+                      "\" is not grandfather or drop");
+  const std::pair<const char*, std::uint32_t> capacities[] = {
+      {"max-leases", config.max_leases}, {"max-reserved-prefixes", config.max_reserved_prefixes}};
+  for (const auto& [name, value] : capacities)
+    if (value == 0 || value > kMaxCapacity)
+      throw ConfigError(std::string(name) + ": " + std::to_string(value) + " is not in 1.." +
+                        std::to_string(kMaxCapacity));
 }
 
 }  // namespace
@@ -147,6 +262,7 @@ void finalize_config(AgentConfig& config) {
     throw ConfigError("log-level: \"" + config.log_level +
                       "\" is not one of trace, debug, info, warn, error, critical, off");
   check_metrics_addr(config.metrics_addr);
+  check_guard(config);
 }
 
 CommandLine parse_command_line(const std::vector<std::string>& args) {
@@ -167,6 +283,14 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
       if (!(defaults.*(*text)).empty()) option->default_str(defaults.*(*text));
     } else if (auto* flag_member = std::get_if<bool AgentConfig::*>(&field.member)) {
       option = app.add_flag(flag, flags.*(*flag_member), field.help);
+      if (defaults.*(*flag_member)) option->default_str("true");
+    } else if (auto* list = std::get_if<std::vector<std::string> AgentConfig::*>(&field.member)) {
+      // One value per flag ("a,b" splits): a list never swallows the arguments after it.
+      option =
+          app.add_option(flag, flags.*(*list), field.help)->delimiter(',')->allow_extra_args(false);
+    } else if (auto* number = std::get_if<std::uint32_t AgentConfig::*>(&field.member)) {
+      option = app.add_option(flag, flags.*(*number), field.help)
+                   ->default_str(std::to_string(defaults.*(*number)));
     }
     options.emplace_back(&field, option);
   }

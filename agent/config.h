@@ -4,6 +4,8 @@
 // plus one row there. Errors are exceptions: they only happen at start-up.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -20,6 +22,21 @@ struct AgentConfig {
   std::string log_level = "info";               // trace, debug, info, warn, error, critical, off
   bool log_json = false;                        // one JSON object per log line
   std::string config_file;                      // --config; never read from the file itself
+
+  // The eBPF guard on the macvlan masters (agent/datapath_service.h).
+  std::string guard = "on";                         // on | off (off: IPAM only, no BPF at all)
+  std::string bpf_pin_dir = "/sys/fs/bpf/ipfence";  // on bpffs; the maps outlive the agent
+  std::vector<std::string> masters;                 // guarded besides those the store names
+  std::string guard_mode = "enforce";               // enforce | monitor
+  std::vector<std::string> master_mode;             // "IFNAME=enforce|monitor", per master
+  std::string reserved_policy = "grandfather";      // grandfather | drop
+  bool pod_guard = true;  // also guard each pod's interface inside its netns
+  std::uint32_t max_leases = 65536;
+  std::uint32_t max_reserved_prefixes = 65536;  // per family
+
+  // Derived by finalize_config from master_mode: interface name -> "enforce" | "monitor".
+  std::map<std::string, std::string> master_modes;
+  bool guard_enabled() const { return guard == "on"; }
 };
 
 // A start-up problem with flags or the config file; the message names the flag or key.

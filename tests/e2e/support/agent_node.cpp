@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -67,6 +68,14 @@ void AgentNode::start_agent() {
         "--node-name=" + options_.node_name, "--cni-conf-dir=" + conf_dir(),
         std::string("--metrics-addr=127.0.0.1:0"), std::string("--log-level=debug")})
     argv.push_back(a);
+  // The guard needs a bpffs the test mounts itself (`ip netns exec` hides /sys/fs/bpf): a test
+  // that names neither a pin dir nor --guard gets IPAM only, as before the guard existed.
+  const bool guard_named = std::any_of(
+      options_.extra_agent_args.begin(), options_.extra_agent_args.end(), [](const std::string& a) {
+        return a == "--bpf-pin-dir" || a.rfind("--bpf-pin-dir=", 0) == 0 || a == "--guard" ||
+               a.rfind("--guard=", 0) == 0;
+      });
+  if (!guard_named) argv.push_back("--guard=off");
   for (const auto& a : options_.extra_agent_args) argv.push_back(a);
   agent_ = ChildProcess(argv, dir_ + "/agent.log");
   bool up = wait_until(

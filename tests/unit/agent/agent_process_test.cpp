@@ -45,7 +45,11 @@ class AgentProcessTest : public ::testing::Test {
             "--cni-conf-dir",
             conf_dir_,
             "--log-level",
-            "debug"};
+            "debug",
+            // These agents run in the machine's own network namespace: no guard near its
+            // interfaces (tests/e2e runs it in namespaces of their own).
+            "--guard",
+            "off"};
   }
 
   // Starts the agent and waits until /v1/healthz answers.

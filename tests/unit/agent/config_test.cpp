@@ -98,7 +98,8 @@ TEST(ConfigTest, UnknownKeyInFileIsAnErrorNamingIt) {
   EXPECT_EQ(error_of({"--config", dir / "agent.yaml"}),
             "config file " + (dir / "agent.yaml") +
                 ": unknown key \"sokcet\"; known keys: store, socket, node-name, cni-conf-dir, "
-                "metrics-addr, log-level, log-json");
+                "metrics-addr, log-level, log-json, guard, bpf-pin-dir, masters, guard-mode, "
+                "master-mode, reserved-policy, pod-guard, max-leases, max-reserved-prefixes");
 }
 
 TEST(ConfigTest, FileErrorsNameTheKey) {
