@@ -3,9 +3,13 @@
 // release at info, errors at warn.
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "agent/http_router.h"
+#include "agent/lease_sink.h"
 #include "agent/metrics.h"
 #include "agent/shared_allocator.h"
 
@@ -15,11 +19,15 @@ struct AgentInfo {
   std::string node;
   std::string version;       // "0.1.0 (abc123)"
   std::string metrics_addr;  // as bound (real port), or "off"
+  // /v1/status "guard": {"enabled", "pinDir", "masters"}; unset: {"enabled": false}.
+  std::function<nlohmann::json()> guard_status;
 };
 
 class IpamApi {
  public:
-  IpamApi(SharedAllocator& allocator, Metrics& metrics, AgentInfo info);
+  // `leases` hears of every allocation and release before the reply (lease_sink.h).
+  IpamApi(SharedAllocator& allocator, Metrics& metrics, AgentInfo info,
+          LeaseSink& leases = null_lease_sink());
 
   // GET /v1/healthz, GET /v1/status, POST /v1/ipam/{allocate,release,check,gc}.
   void add_routes(HttpRouter& router);
@@ -32,9 +40,15 @@ class IpamApi {
   HttpResponse gc(const HttpRequest& request);
 
  private:
+  static LeaseSink& null_lease_sink();
+  HttpResponse roll_back(const ipam::AllocateRequest& request, bool existing,
+                         const std::vector<ipam::Allocation>& leases, const Error& why,
+                         std::chrono::nanoseconds took);
+
   SharedAllocator& allocator_;
   Metrics& metrics_;
   AgentInfo info_;
+  LeaseSink& leases_;
 };
 
 }  // namespace ipfence::agent

@@ -12,6 +12,10 @@
 
 #include "agent/cni_conf_writer.h"
 #include "agent/config.h"
+#include "agent/datapath_api.h"
+#include "agent/datapath_listener.h"
+#include "agent/datapath_metrics.h"
+#include "agent/datapath_service.h"
 #include "agent/http_router.h"
 #include "agent/instance_lock.h"
 #include "agent/ipam_api.h"
@@ -64,6 +68,22 @@ int run(const AgentConfig& config) {
   }
   const std::string metrics_addr = metrics_server ? metrics_server->address() : "off";
 
+  // The guard: opened before the first watcher round, which fills its maps and then attaches
+  // it to every master. Never detached here: it keeps enforcing while the agent is down.
+  std::unique_ptr<DatapathService> datapath;
+  std::unique_ptr<DatapathMetrics> datapath_metrics;
+  std::unique_ptr<DatapathListener> datapath_listener;
+  if (config.guard_enabled()) {
+    auto opened = DatapathService::open(guard_settings(config));
+    if (!opened) return fail(opened.error().message);
+    datapath = std::move(*opened);
+    datapath_metrics = std::make_unique<DatapathMetrics>(metrics.registry());
+    datapath_listener = std::make_unique<DatapathListener>(*datapath, config.node_name,
+                                                           config.masters, datapath_metrics.get());
+  } else {
+    spdlog::info("guard: off (--guard=off): IPAM only, no eBPF enforcement");
+  }
+
   CniConfWriter conf_writer({.dir = config.cni_conf_dir,
                              .agent_socket = config.socket,
                              .on_error = [&metrics] { metrics.count_conflist_error(); }});
@@ -72,15 +92,27 @@ int run(const AgentConfig& config) {
       [&metrics](const ipam::ClusterState& state, const ipam::Allocator::CatchUp&) {
         metrics.refresh_pools(state);
       });
-  StoreWatcher watcher(shared, {&conf_listener, &pool_gauges});
-  watcher.poll_once();  // conflists and gauges are in place before the first request
+  std::vector<StateListener*> listeners{&conf_listener, &pool_gauges};
+  if (datapath_listener) listeners.push_back(datapath_listener.get());
+  StoreWatcher watcher(shared, listeners);
+  watcher.poll_once();  // conflists, gauges and guard maps are in place before the first request
   watcher.start();
 
-  IpamApi api(
-      shared, metrics,
-      {.node = config.node_name, .version = version_string(), .metrics_addr = metrics_addr});
+  NullLeaseSink no_guard;
+  AgentInfo info{.node = config.node_name,
+                 .version = version_string(),
+                 .metrics_addr = metrics_addr,
+                 .guard_status = [&]() -> nlohmann::json {
+                   if (datapath) return datapath->status_json();
+                   return {{"enabled", false},
+                           {"pinDir", config.bpf_pin_dir},
+                           {"masters", nlohmann::json::array()}};
+                 }};
+  IpamApi api(shared, metrics, std::move(info),
+              datapath ? static_cast<LeaseSink&>(*datapath) : no_guard);
   HttpRouter router;
   api.add_routes(router);
+  add_guard_routes(router, datapath.get());
   auto listener = listen_unix(config.socket, 0600);
   if (!listener) return fail(listener.error().message);
   auto server = UnixHttpServer::start(std::move(*listener),

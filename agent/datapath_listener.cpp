@@ -1,0 +1,52 @@
+#include "agent/datapath_listener.h"
+
+#include <spdlog/spdlog.h>
+
+namespace ipfence::agent {
+namespace {
+
+constexpr std::chrono::seconds kMetricsRefresh{1};
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+}  // namespace
+
+DatapathListener::DatapathListener(DatapathService& service, std::string node,
+                                   std::vector<std::string> config_masters,
+                                   DatapathMetrics* metrics)
+    : service_(service),
+      node_(std::move(node)),
+      config_masters_(std::move(config_masters)),
+      metrics_(metrics) {}
+
+void DatapathListener::observe(const ipam::ClusterState& state, const ipam::Allocator::CatchUp&) {
+  pending_ = desired_from_state(state, node_, config_masters_);
+  has_pending_ = true;
+}
+
+void DatapathListener::apply() {
+  if (has_pending_ && pending_.bad_macs != bad_macs_) {
+    if (!pending_.bad_macs.empty())
+      spdlog::warn("guard: allocations with a MAC that does not parse get no lease: {}",
+                   join(pending_.bad_macs));
+    bad_macs_ = pending_.bad_macs;
+  }
+  service_.sync(has_pending_ ? &pending_ : nullptr);
+  has_pending_ = false;
+
+  const auto now = std::chrono::steady_clock::now();
+  if (metrics_ == nullptr || now < next_metrics_) return;
+  next_metrics_ = now + kMetricsRefresh;
+  auto counters = service_.counters();
+  if (!counters) {
+    spdlog::debug("guard: counters: {}", counters.error().message);
+    return;
+  }
+  metrics_->update(*counters, service_.lease_count());
+}
+
+}  // namespace ipfence::agent

@@ -1,0 +1,349 @@
+#include "agent/datapath_service.h"
+
+#include <linux/magic.h>
+#include <net/if.h>
+#include <spdlog/spdlog.h>
+#include <sys/statfs.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "agent/host_links.h"
+
+namespace ipfence::agent {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+// How often the node's own addresses and missing masters are looked at again. Addresses
+// rarely change; a master that appears is guarded within this long.
+constexpr std::chrono::seconds kHostRefresh{1};
+
+bool in_any(const std::vector<ipam::IpRange>& ranges, const ipam::IpAddress& ip) {
+  return std::any_of(ranges.begin(), ranges.end(),
+                     [&](const ipam::IpRange& r) { return r.contains(ip); });
+}
+
+std::string short_ip(const ipam::Allocation& a) {
+  return a.ip + (a.mac.empty() ? "" : " (" + a.mac + ")");
+}
+
+}  // namespace
+
+GuardSettings guard_settings(const AgentConfig& config) {
+  GuardSettings s;
+  s.pin_dir = config.bpf_pin_dir;
+  s.default_mode = datapath::mode_from_name(config.guard_mode).value_or(datapath::Mode::enforce);
+  for (const auto& [ifname, mode] : config.master_modes)
+    s.master_modes[ifname] = datapath::mode_from_name(mode).value_or(s.default_mode);
+  s.policy = datapath::policy_from_name(config.reserved_policy)
+                 .value_or(datapath::ReservedPolicy::grandfather);
+  s.pod_guard = config.pod_guard;
+  s.capacities.leases = config.max_leases;
+  s.capacities.pod_macs = config.max_leases;  // one MAC per lease at most
+  s.capacities.reserved_prefixes = config.max_reserved_prefixes;
+  return s;
+}
+
+Status check_bpf_pin_dir(const std::string& dir) {
+  std::filesystem::path probe(dir);
+  std::error_code ec;
+  while (!std::filesystem::exists(probe, ec) && probe.has_parent_path() &&
+         probe != probe.parent_path())
+    probe = probe.parent_path();
+  struct statfs fs {};
+  if (::statfs(probe.c_str(), &fs) != 0)
+    return make_error(ErrorCode::io, "bpf-pin-dir " + dir + ": statfs " + probe.string() + ": " +
+                                         std::strerror(errno));
+  if (static_cast<unsigned long>(fs.f_type) == BPF_FS_MAGIC) return {};
+  return make_error(ErrorCode::invalid_argument,
+                    "bpf-pin-dir " + dir + " is not on a bpf filesystem (" + probe.string() +
+                        " is not bpffs): mount one with `mount -t bpf bpf /sys/fs/bpf` (in a "
+                        "pod: a hostPath volume of /sys/fs/bpf), pass --bpf-pin-dir=<a dir on "
+                        "bpffs>, or run IPAM only with --guard=off");
+}
+
+Result<std::unique_ptr<DatapathService>> DatapathService::open(GuardSettings settings) {
+  IPF_TRY(check_bpf_pin_dir(settings.pin_dir));
+  datapath::GuardOptions options;
+  options.pin_dir = settings.pin_dir;
+  options.capacities = settings.capacities;
+  options.default_mode = settings.default_mode;
+  options.default_policy = settings.policy;
+  auto guard = datapath::Guard::open(options);
+  if (!guard)
+    return guard.error().wrap("guard (run IPAM only with --guard=off where BPF is not allowed)");
+  for (const auto& warning : guard->warnings()) spdlog::warn("guard: {}", warning);
+  spdlog::info(
+      "guard: program {} loaded, maps pinned in {}; mode {}, reserved policy {}, pod "
+      "guards {}",
+      guard->prog_id(), settings.pin_dir, datapath::mode_name(settings.default_mode),
+      datapath::policy_name(settings.policy), settings.pod_guard ? "on" : "off");
+  return std::unique_ptr<DatapathService>(
+      new DatapathService(std::move(*guard), std::move(settings)));
+}
+
+DatapathService::DatapathService(datapath::Guard guard, GuardSettings settings)
+    : guard_(std::move(guard)), settings_(std::move(settings)) {}
+
+void DatapathService::sync(const GuardInputs* snapshot) {
+  std::lock_guard lock(mu_);
+  const bool first = !synced_once_;
+  if (snapshot != nullptr) {
+    snapshot_ = *snapshot;
+    overlay_.settle(snapshot->revision);
+    synced_once_ = true;
+  }
+  if (!synced_once_) return;  // nothing to push before the first snapshot
+  // Most rounds change nothing: then this is one clock read.
+  const bool refresh = snapshot != nullptr || Clock::now() >= next_host_refresh_;
+  if (refresh) refresh_host();
+  const bool failed =
+      !(pushed_.pools_ok && pushed_.reserved_ok && pushed_.leases_ok && pushed_.pod_macs_ok);
+  // The documented order: maps first, so that a master's first frame already meets them.
+  if (snapshot != nullptr || refresh || failed) report("map sync", push_maps());
+  if (refresh) attach_wanted_masters();
+  if (first && settings_.pod_guard) {
+    // A restarted agent takes over the pod guards too (their netns may be gone by now).
+    for (const auto& pod : snapshot_.pods)
+      if (auto attached = attach_pod(pod.netns, pod.ifname); !attached)
+        spdlog::debug("guard: pod interface {} in {} not re-attached: {}", pod.ifname, pod.netns,
+                      attached.error().message);
+  }
+}
+
+// Resolves the wanted masters (vlan names) and collects the node's own addresses on them that
+// the guard would otherwise take for pod addresses.
+void DatapathService::refresh_host() {
+  next_host_refresh_ = Clock::now() + kHostRefresh;
+  auto links = read_host_links();
+  if (!links) {
+    report("read host interfaces", links.error());
+    return;
+  }
+  const auto exists = [&](const std::string& name) { return links->contains(name); };
+  std::map<std::string, std::string> wanted;
+  for (const auto& want : snapshot_.masters) {
+    std::string note;
+    const std::string ifname = resolve_master(want, exists, &note);
+    if (wanted.emplace(ifname, want.source).second && !note.empty() && !wanted_.contains(ifname))
+      spdlog::info("guard: {} ({}): {}", want.master, want.source, note);
+  }
+  wanted_ = std::move(wanted);
+
+  std::vector<datapath::Lease> host;
+  for (const auto& [name, link] : *links) {
+    if (!wanted_.contains(name) && !masters_.contains(name)) continue;
+    if (link.mac.empty()) continue;
+    for (const auto& ip : link.addresses)
+      if (in_any(snapshot_.pools, ip) || in_any(snapshot_.reserved, ip))
+        host.push_back({ip, link.mac});
+  }
+  if (host.size() != host_leases_.size())
+    spdlog::info(
+        "guard: {} address(es) of the node itself on masters inside pools or reserved "
+        "ranges are leased to the masters' MACs",
+        host.size());
+  host_leases_ = std::move(host);
+}
+
+// The pod leases (snapshot + overlay), plus the node's own addresses where no pod holds them.
+std::vector<datapath::Lease> DatapathService::desired_leases() const {
+  std::vector<datapath::Lease> leases = overlay_.merge(snapshot_.leases);
+  for (const auto& own : host_leases_) {
+    const bool taken = std::any_of(leases.begin(), leases.end(),
+                                   [&](const datapath::Lease& l) { return l.ip == own.ip; });
+    if (!taken) leases.push_back(own);
+  }
+  return leases;
+}
+
+Status DatapathService::push_maps() {
+  if (!pushed_.pools_ok || pushed_.pools != snapshot_.pools) {
+    pushed_.pools_ok = false;
+    auto stats = guard_.set_pools(snapshot_.pools);
+    if (!stats) return stats.error();
+    pushed_.pools = snapshot_.pools;
+    pushed_.pools_ok = true;
+  }
+  if (!pushed_.reserved_ok || pushed_.reserved != snapshot_.reserved) {
+    pushed_.reserved_ok = false;
+    auto stats = guard_.set_reserved(snapshot_.reserved);
+    if (!stats) return stats.error();
+    if (stats->added + stats->removed + stats->changed > 0)
+      spdlog::info("guard: reserved prefixes +{} -{}", stats->added, stats->removed);
+    pushed_.reserved = snapshot_.reserved;
+    pushed_.reserved_ok = true;
+  }
+  return push_leases();
+}
+
+// Leases, then the pod MACs derived from the pod leases (not the node's own).
+Status DatapathService::push_leases() {
+  const std::vector<datapath::Lease> leases = desired_leases();
+  const auto same = [](const std::vector<datapath::Lease>& a,
+                       const std::vector<datapath::Lease>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [](const auto& x, const auto& y) { return x.ip == y.ip && x.mac == y.mac; });
+  };
+  if (!pushed_.leases_ok || !same(pushed_.leases, leases)) {
+    pushed_.leases_ok = false;
+    auto stats = guard_.set_leases(leases);
+    if (!stats) return stats.error();
+    spdlog::debug("guard: leases +{} -{} ~{} ={}", stats->added, stats->removed, stats->changed,
+                  stats->unchanged);
+    pushed_.leases = leases;
+    pushed_.leases_ok = true;
+  }
+  const std::vector<std::string> macs = macs_of(overlay_.merge(snapshot_.leases));
+  if (!pushed_.pod_macs_ok || pushed_.pod_macs != macs) {
+    pushed_.pod_macs_ok = false;
+    auto stats = guard_.set_pod_macs(macs);
+    if (!stats) return stats.error();
+    pushed_.pod_macs = macs;
+    pushed_.pod_macs_ok = true;
+  }
+  return {};
+}
+
+Status DatapathService::attach_master(const std::string& ifname, const std::string& source) {
+  auto attached = guard_.attach(ifname);
+  if (!attached) return attached.error();
+  const auto override_mode = settings_.master_modes.find(ifname);
+  const datapath::Mode mode = override_mode != settings_.master_modes.end()
+                                  ? override_mode->second
+                                  : settings_.default_mode;
+  const auto index = static_cast<std::uint32_t>(attached->ifindex);
+  IPF_TRY(guard_.set_mode(index, mode));
+  IPF_TRY(guard_.set_reserved_policy(index, settings_.policy));
+  masters_[ifname] = {attached->ifindex, source};
+  last_error_.erase("attach " + ifname);
+  spdlog::info(
+      "guard: attached to {} (ifindex {}, program {}{}; mode {}, reserved policy {}; "
+      "from {})",
+      ifname, attached->ifindex, attached->prog_id,
+      attached->replaced_prog_id != 0
+          ? ", replacing program " + std::to_string(attached->replaced_prog_id)
+          : std::string(),
+      datapath::mode_name(mode), datapath::policy_name(settings_.policy), source);
+  return {};
+}
+
+// Attaches wanted masters that are new, or whose interface was re-created (a new ifindex).
+void DatapathService::attach_wanted_masters() {
+  for (const auto& [ifname, source] : wanted_) {
+    const auto known = masters_.find(ifname);
+    const int ifindex = static_cast<int>(::if_nametoindex(ifname.c_str()));
+    if (known != masters_.end() && known->second.ifindex == ifindex) continue;
+    if (ifindex == 0) {
+      report("attach " + ifname,
+             make_error(ErrorCode::not_found, "master " + ifname + " (from " + source +
+                                                  ") does not exist; retrying every second"));
+      continue;
+    }
+    report("attach " + ifname, attach_master(ifname, source));
+  }
+}
+
+Status DatapathService::attach_pod(const std::string& netns, const std::string& ifname) {
+  auto attached = guard_.attach(datapath::AttachTarget{ifname, 0, netns});
+  if (!attached) return attached.error();
+  spdlog::debug("guard: attached to pod interface {} in {} (ifindex {} there, program {})", ifname,
+                netns, attached->ifindex, attached->prog_id);
+  return {};
+}
+
+Status DatapathService::on_allocated(const std::vector<ipam::Allocation>& leases,
+                                     std::int64_t revision) {
+  std::lock_guard lock(mu_);
+  for (const auto& lease : leases) {
+    auto ip = ipam::IpAddress::parse(lease.ip);
+    if (!ip) return ip.error();
+    if (lease.mac.empty()) {
+      spdlog::warn(
+          "guard: allocation {} of containerID={} has no MAC: no lease, so the guard "
+          "drops its traffic as unallocated",
+          lease.ip, lease.container_id);
+      continue;
+    }
+    if (auto mac = datapath::Mac::parse(lease.mac); !mac)
+      return make_error(ErrorCode::invalid_argument,
+                        "the pod's MAC \"" + lease.mac + "\" is not a MAC address");
+    overlay_.add(*ip, lease.mac, revision);
+  }
+  for (const auto& lease : leases) {
+    if (lease.master.empty() || masters_.contains(lease.master)) continue;
+    if (auto attached = attach_master(lease.master, "an allocation on it"); !attached)
+      return attached.error().wrap("guard master " + lease.master);
+  }
+  if (auto pushed = push_leases(); !pushed) return pushed.error().wrap("guard leases");
+  if (settings_.pod_guard && !leases.empty() && !leases.front().netns.empty() &&
+      !leases.front().ifname.empty()) {
+    const ipam::Allocation& pod = leases.front();
+    if (auto attached = attach_pod(pod.netns, pod.ifname); !attached)
+      return attached.error().wrap("pod guard");
+  }
+  return {};
+}
+
+Status DatapathService::on_released(const std::vector<ipam::Allocation>& released,
+                                    std::int64_t revision) {
+  std::lock_guard lock(mu_);
+  std::set<PodInterface> pods;
+  for (const auto& allocation : released) {
+    auto ip = ipam::IpAddress::parse(allocation.ip);
+    if (!ip) continue;
+    overlay_.remove(*ip, revision);
+    if (!allocation.netns.empty() && !allocation.ifname.empty())
+      pods.insert({allocation.netns, allocation.ifname});
+  }
+  IPF_TRY(push_leases());
+  if (settings_.pod_guard) {
+    // Tidiness, not safety: the interface goes with the pod, and its lease is gone already.
+    for (const auto& pod : pods) {
+      auto detached = guard_.detach(datapath::AttachTarget{pod.ifname, 0, pod.netns});
+      if (!detached)
+        spdlog::debug("guard: pod interface {} in {}: {}", pod.ifname, pod.netns,
+                      detached.error().message);
+    }
+  }
+  spdlog::debug("guard: released {} lease(s), first {}", released.size(),
+                released.empty() ? "-" : short_ip(released.front()));
+  return {};
+}
+
+void DatapathService::report(const std::string& what, const Status& status) {
+  if (status) {
+    if (last_error_.erase(what) > 0) spdlog::info("guard: {} works again", what);
+    return;
+  }
+  auto& last = last_error_[what];
+  if (last != status.error().message) spdlog::warn("guard: {}: {}", what, status.error().message);
+  last = status.error().message;
+}
+
+std::string DatapathService::master_of(std::uint32_t ifindex) const {
+  for (const auto& [name, master] : masters_)
+    if (static_cast<std::uint32_t>(master.ifindex) == ifindex) return name;
+  return "ifindex:" + std::to_string(ifindex);
+}
+
+std::size_t DatapathService::lease_count() const {
+  std::lock_guard lock(mu_);
+  return pushed_.leases.size();
+}
+
+Result<std::vector<GuardCounter>> DatapathService::counters() const {
+  std::lock_guard lock(mu_);
+  IPF_ASSIGN_OR_RETURN(auto rows, guard_.counters());
+  std::vector<GuardCounter> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows)
+    out.push_back({master_of(row.ifindex), row.reason, row.verdict, row.packets});
+  return out;
+}
+
+}  // namespace ipfence::agent

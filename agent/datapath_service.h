@@ -1,0 +1,118 @@
+// The agent's owner of the eBPF guard (datapath/guard.h): one Guard behind one mutex, fed by
+// two writers. The store watcher (datapath_listener.h) hands it snapshots of the desired
+// state, which it pushes as diffs; the IPAM handlers (lease_sink.h) add and remove leases
+// synchronously, so that a lease is enforced before the CNI plugin hears of it.
+//
+// Masters are attached when first wanted and never detached: not when they drop out of the
+// store, and not at shutdown (the filters and pinned maps outlive the agent, so enforcement
+// goes on while it restarts). A restarted agent attaches every master again, which replaces
+// the predecessor's program in place: no gap, never two filters.
+//
+// Keyed by ifindex, the guard's per-interface config and counters cannot tell a pod-side
+// guard (ifindex of another netns) from a master with the same ifindex. Pod guards therefore
+// get no set_mode of their own (they run with the program's defaults, --guard-mode and
+// --reserved-policy, unless their ifindex happens to match a master's), and /v1/guards shows
+// counters by ifindex as the guard keeps them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/config.h"
+#include "agent/datapath/guard.h"
+#include "agent/datapath_state.h"
+#include "agent/lease_sink.h"
+
+namespace ipfence::agent {
+
+struct GuardSettings {
+  std::string pin_dir = datapath::kDefaultPinDir;
+  datapath::Mode default_mode = datapath::Mode::enforce;
+  std::map<std::string, datapath::Mode> master_modes;  // by interface name
+  datapath::ReservedPolicy policy = datapath::ReservedPolicy::grandfather;
+  bool pod_guard = true;
+  datapath::GuardCapacities capacities;
+};
+
+// From a finalized config (values already checked).
+GuardSettings guard_settings(const AgentConfig& config);
+
+// OK when `dir`, or its closest existing ancestor, is on a bpf filesystem; otherwise an
+// error that says how to mount one, or how to run without the guard.
+Status check_bpf_pin_dir(const std::string& dir);
+
+// One guard counter with the interface it belongs to, for metrics.
+struct GuardCounter {
+  std::string master;  // interface name, or "ifindex:N" when no master has that ifindex
+  datapath::Reason reason = datapath::Reason::none;
+  datapath::Verdict verdict = datapath::Verdict::passed;
+  std::uint64_t packets = 0;
+};
+
+class DatapathService final : public LeaseSink {
+ public:
+  // Checks the pin dir, opens the guard (adopting pinned maps) and logs its warnings. Attaches
+  // nothing yet: the first sync() does, after filling the maps.
+  static Result<std::unique_ptr<DatapathService>> open(GuardSettings settings);
+
+  // Pushes `snapshot` (nullptr: nothing new) and whatever is still pending: failed writes,
+  // masters that did not exist yet, the node's own addresses (re-read every second).
+  void sync(const GuardInputs* snapshot);
+
+  Status on_allocated(const std::vector<ipam::Allocation>& leases, std::int64_t revision) override;
+  Status on_released(const std::vector<ipam::Allocation>& released, std::int64_t revision) override;
+
+  Result<nlohmann::json> guards_json() const;  // GET /v1/guards
+  nlohmann::json status_json() const;          // /v1/status "guard"
+  Result<std::vector<GuardCounter>> counters() const;
+  std::size_t lease_count() const;  // as last written to the map
+
+ private:
+  struct Pushed {  // what the maps hold, as last written successfully
+    std::vector<ipam::IpRange> pools, reserved;
+    std::vector<datapath::Lease> leases;
+    std::vector<std::string> pod_macs;
+    bool pools_ok = false, reserved_ok = false, leases_ok = false, pod_macs_ok = false;
+  };
+  struct Master {
+    int ifindex = 0;
+    std::string source;
+  };
+
+  DatapathService(datapath::Guard guard, GuardSettings settings);
+
+  // All with mu_ held.
+  void refresh_host();
+  std::vector<datapath::Lease> desired_leases() const;
+  Status push_maps();
+  Status push_leases();
+  Status attach_master(const std::string& ifname, const std::string& source);
+  void attach_wanted_masters();
+  Status attach_pod(const std::string& netns, const std::string& ifname);
+  void report(const std::string& what, const Status& status);
+  std::string master_of(std::uint32_t ifindex) const;
+
+  mutable std::mutex mu_;
+  datapath::Guard guard_;
+  GuardSettings settings_;
+  GuardInputs snapshot_;
+  bool synced_once_ = false;
+  LeaseOverlay overlay_;
+  Pushed pushed_;
+
+  std::map<std::string, Master> masters_;  // attached by this agent, by interface name
+  // Wanted masters as resolved at the last host refresh: interface name -> source.
+  std::map<std::string, std::string> wanted_;
+  std::vector<datapath::Lease> host_leases_;  // the node's own addresses on masters
+  std::chrono::steady_clock::time_point next_host_refresh_{};
+  std::map<std::string, std::string> last_error_;  // what -> message, to log each once
+};
+
+}  // namespace ipfence::agent

@@ -1,0 +1,88 @@
+// What the guard's maps and attachments should be, computed from the agent's view of the
+// store. Pure functions with no BPF and no OS calls, so the rules are unit tested on a
+// ClusterState built from a memory store:
+//   leases    this node's allocations that carry a MAC (the pod's interface)
+//   pod MACs  the MACs of those leases
+//   reserved  every reserved IP of both families, as ranges
+//   pools     the usable ranges (ips - excludeIPs - gateway) of every pool
+//   masters   SpiderMultusConfig masters (with their vlanID), --masters, and the masters this
+//             node's allocations were made on
+// The overlay merges in what the IPAM handlers changed after the snapshot was taken
+// (lease_sink.h), so a snapshot that is one tick old never takes back a fresh lease.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "agent/datapath/guard.h"
+#include "ipam/cluster_state.h"
+
+namespace ipfence::agent {
+
+// An interface to guard, as named by its source. A SpiderMultusConfig with vlanID N guards
+// "<master>.<N>" when that interface exists, else the master (resolve_master).
+struct MasterWant {
+  std::string master;
+  int vlan_id = 0;     // 0: none
+  std::string source;  // for logs: "SpiderMultusConfig kube-system/macvlan-ens192", "--masters"
+  bool operator==(const MasterWant&) const = default;
+};
+
+// A pod interface to guard from inside its network namespace.
+struct PodInterface {
+  std::string netns;  // path, e.g. /var/run/netns/pod1
+  std::string ifname;
+  auto operator<=>(const PodInterface&) const = default;
+};
+
+struct GuardInputs {
+  std::int64_t revision = 0;            // the view's revision the snapshot was taken at
+  std::vector<datapath::Lease> leases;  // sorted by address, one per address
+  std::vector<std::string> pod_macs;    // lower case, sorted, unique
+  std::vector<ipam::IpRange> reserved;
+  std::vector<ipam::IpRange> pools;
+  std::vector<MasterWant> masters;    // unique by (master, vlan_id), first source kept
+  std::vector<PodInterface> pods;     // this node's allocations with netns and ifname
+  std::vector<std::string> bad_macs;  // "10.6.168.133 (xx)": allocations whose MAC is unusable
+};
+
+// The snapshot for `node`. `config_masters` are the --masters flag's.
+GuardInputs desired_from_state(const ipam::ClusterState& state, const std::string& node,
+                               const std::vector<std::string>& config_masters);
+
+// The interface that guards `want`: "<master>.<vlan>" if `exists` says so, else the master.
+// `note` says which and why, for the log ("" when there is no vlan).
+std::string resolve_master(const MasterWant& want,
+                           const std::function<bool(const std::string&)>& exists,
+                           std::string* note = nullptr);
+
+// What the IPAM handlers added or removed since a snapshot, by address. An entry is dropped
+// once a snapshot at or past its revision has been applied: that snapshot holds it already.
+class LeaseOverlay {
+ public:
+  struct Change {
+    bool present = false;  // added (with mac) or removed
+    std::string mac;
+    std::int64_t revision = 0;
+  };
+
+  void add(const ipam::IpAddress& ip, const std::string& mac, std::int64_t revision);
+  void remove(const ipam::IpAddress& ip, std::int64_t revision);
+  // Forgets every change a snapshot at `revision` already reflects.
+  void settle(std::int64_t revision);
+  bool empty() const { return changes_.empty(); }
+
+  // The snapshot's leases with the changes applied (sorted by address, one per address).
+  std::vector<datapath::Lease> merge(const std::vector<datapath::Lease>& snapshot) const;
+
+ private:
+  std::map<ipam::IpAddress, Change> changes_;
+};
+
+// The distinct MACs of `leases`, lower case and sorted.
+std::vector<std::string> macs_of(const std::vector<datapath::Lease>& leases);
+
+}  // namespace ipfence::agent
