@@ -4,6 +4,7 @@
 #include <functional>
 #include <iostream>
 
+#include "ctl/cmd_guards.h"
 #include "ctl/commands.h"
 
 using namespace ipfence::ctl;
@@ -38,13 +39,25 @@ int main(int argc, char** argv) {
 
   GetOptions get;
   CLI::App* get_cmd = app.add_subcommand(
-      "get", "Show objects: sp, sr, smc (Spider kinds), alloc (allocated IPs), net-attach-def");
+      "get",
+      "Show objects: sp, sr, smc (Spider kinds), alloc (allocated IPs), net-attach-def, guards "
+      "(the agent's eBPF guards)");
   get_cmd->add_option("kind", get.resource, "What to show")->required();
   get_cmd->add_option("name", get.name, "One object by name (an IP for allocations)");
   get_cmd->add_option("-o,--output", get.output, "Output format")
       ->check(CLI::IsMember({"wide", "json", "yaml", "name"}));
   get_cmd->add_flag("-A,--all-namespaces", get.all_namespaces, "List across all namespaces");
-  get_cmd->callback([&] { command = [&] { return run_get(global, get, io); }; });
+  GuardsOptions guards;  // `get guards` asks the agent, not the store
+  get_cmd->add_option("--agent-socket", guards.agent_socket, "Agent socket (get guards only)")
+      ->envname("IPFENCE_AGENT_SOCKET")
+      ->capture_default_str();
+  get_cmd->callback([&] {
+    command = [&] {
+      if (get.resource != "guards" && get.resource != "guard") return run_get(global, get, io);
+      guards.output = get.output;
+      return run_get_guards(guards, io);
+    };
+  });
 
   DeleteOptions del;
   CLI::App* delete_cmd = app.add_subcommand("delete", "Delete objects by name");
