@@ -63,13 +63,14 @@ std::string exhausted_message(const ClusterState& state, const std::vector<std::
 
 class Allocator {
  public:
+  // Every member has a default, so designated initializers may name any subset.
   struct Options {
-    std::string node;
+    std::string node{};
     int max_attempts = 64;  // compare failures before giving up with ErrorCode::conflict
     // Spreads next-fit cursors of different nodes over the pool (0..1 of the pool size),
     // so that nodes rarely race for the same IP. 0 = start after the newest allocation.
     double cursor_offset = 0.0;
-    std::function<std::string()> now;  // RFC 3339 time; defaults to the system clock
+    std::function<std::string()> now{};  // RFC 3339 time; defaults to the system clock
   };
 
   Allocator(store::Store& store, Options options);
