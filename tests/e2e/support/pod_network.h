@@ -4,6 +4,7 @@
 // Header-only, so the support library's sources stay as they are.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -116,6 +117,21 @@ inline std::multiset<std::string> stored_ips(const AgentNode& node) {
   std::multiset<std::string> ips;
   for (const auto& item : stored_allocations(node)) ips.insert(item.at("ip").get<std::string>());
   return ips;
+}
+
+// Waits until the agent's /v1/status lists pool `name` (its view follows the store by
+// polling; allocations catch up by themselves, STATUS answers from the view as it is).
+inline bool wait_for_pool(const AgentNode& node, const std::string& name,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  return wait_until(
+      [&] {
+        auto [code, body] = node.agent_request("GET", "/v1/status");
+        if (code != 200 || !body.is_object() || !body.contains("pools")) return false;
+        for (const auto& pool : body["pools"])
+          if (pool.value("name", "") == name) return true;
+        return false;
+      },
+      timeout);
 }
 
 // True when the pod namespace has no interface `ifname` (macvlan's link is gone).
