@@ -312,22 +312,29 @@ CniOr<NetConf> parse_netconf(std::string_view stdin_text, Verb verb) {
 
   IPF_ASSIGN_OR_RETURN(std::string socket, optional_string(*ipam, "socket", "ipam.socket"));
   if (!socket.empty()) out.socket = std::move(socket);
-  IPF_ASSIGN_OR_RETURN(out.ipv4_pools, pool_list(*ipam, "default_ipv4_ippool"));
-  IPF_ASSIGN_OR_RETURN(out.ipv6_pools, pool_list(*ipam, "default_ipv6_ippool"));
   IPF_ASSIGN_OR_RETURN(out.timeout, parse_timeout(*ipam));
 
-  // Specific IPs: CNI_ARGS-style "args" and the "ips" capability, both optional.
-  IPF_ASSIGN_OR_RETURN(const json* args, optional_object(conf, "args", "args"));
-  if (args) {
-    IPF_ASSIGN_OR_RETURN(const json* cni, optional_object(*args, "cni", "args.cni"));
-    if (cni) {
-      IPF_TRY(append_ips(member(*cni, "ips"), "args.cni.ips", out.ips));
-      IPF_TRY(parse_pod_annotations(*cni, out));
+  // Keys only ADD (and STATUS, for pools) uses. DEL must not fail on them: the runtime's
+  // cleanup DEL after a failed ADD carries the same bad config, and a DEL that can never
+  // succeed leaves the sandbox stuck (and macvlan 1.1.1 leaks its link).
+  auto add_only = [&]() -> CniStatus {
+    IPF_ASSIGN_OR_RETURN(out.ipv4_pools, pool_list(*ipam, "default_ipv4_ippool"));
+    IPF_ASSIGN_OR_RETURN(out.ipv6_pools, pool_list(*ipam, "default_ipv6_ippool"));
+    // Specific IPs: CNI_ARGS-style "args" and the "ips" capability, both optional.
+    IPF_ASSIGN_OR_RETURN(const json* args, optional_object(conf, "args", "args"));
+    if (args) {
+      IPF_ASSIGN_OR_RETURN(const json* cni, optional_object(*args, "cni", "args.cni"));
+      if (cni) {
+        IPF_TRY(append_ips(member(*cni, "ips"), "args.cni.ips", out.ips));
+        IPF_TRY(parse_pod_annotations(*cni, out));
+      }
     }
-  }
-  IPF_ASSIGN_OR_RETURN(const json* runtime,
-                       optional_object(conf, "runtimeConfig", "runtimeConfig"));
-  if (runtime) IPF_TRY(append_ips(member(*runtime, "ips"), "runtimeConfig.ips", out.ips));
+    IPF_ASSIGN_OR_RETURN(const json* runtime,
+                         optional_object(conf, "runtimeConfig", "runtimeConfig"));
+    if (runtime) IPF_TRY(append_ips(member(*runtime, "ips"), "runtimeConfig.ips", out.ips));
+    return {};
+  };
+  if (CniStatus parsed = add_only(); !parsed.ok() && verb != Verb::del) return parsed.error();
 
   if (verb == Verb::check) IPF_TRY(parse_prev_result(conf, out));
   if (verb == Verb::gc) IPF_TRY(parse_valid_attachments(conf, out));

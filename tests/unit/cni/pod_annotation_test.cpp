@@ -77,5 +77,26 @@ TEST(PodAnnotation, WrongShapeNamesThePath) {
       << parsed.error().msg;
 }
 
+// The runtime's cleanup DEL after a failed ADD carries the same config: keys only ADD uses
+// must not make DEL fail, or the sandbox can never be torn down.
+TEST(DelConfig, IgnoresBadAddOnlyKeys) {
+  json conf = conf_with_args({{"ips", {"10.6.168.300"}}, {"ipam.spidernet.io/ippool", "{"}});
+  conf["ipam"]["default_ipv4_ippool"] = 42;
+  auto add = parse_netconf(conf.dump(), Verb::add);
+  ASSERT_FALSE(add.ok());
+  EXPECT_EQ(add.error().code, 7);
+  auto del = parse_netconf(conf.dump(), Verb::del);
+  EXPECT_TRUE(del.ok()) << del.error().msg;
+}
+
+TEST(DelConfig, StillChecksWhatDelNeeds) {
+  json conf = conf_with_args(json::object());
+  conf["ipam"]["type"] = "host-local";
+  auto del = parse_netconf(conf.dump(), Verb::del);
+  ASSERT_FALSE(del.ok());
+  EXPECT_EQ(del.error().code, 7);
+  EXPECT_EQ(del.error().msg, "ipam.type is \"host-local\"; this plugin is \"ipfence\"");
+}
+
 }  // namespace
 }  // namespace ipfence::cni
