@@ -108,6 +108,11 @@ HttpResponse IpamApi::status(const HttpRequest&) {
   nlohmann::json body = {
       {"node", info_.node}, {"version", info_.version}, {"metricsAddr", info_.metrics_addr}};
   allocator_.with([&](ipam::Allocator& allocator) {
+    // Catch up as allocate does, so that STATUS right after an apply sees the new pool
+    // instead of waiting for the watcher's next tick. A store error is reported by the
+    // health snapshot below; the counts then come from the last view.
+    auto caught = allocator.catch_up();
+    (void)caught;
     body["store"] = {{"url", allocator.store().describe()}};
     body["pools"] = encode_pools(allocator.state());
     body["revision"] = allocator.state().revision();
