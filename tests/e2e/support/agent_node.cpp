@@ -50,8 +50,17 @@ AgentNode::AgentNode(const std::string& tag, AgentNodeOptions options)
   dir_ = dir_template;
   std::filesystem::create_directories(conf_dir());
   store_url_ = options_.store_url.empty() ? "file://" + dir_ + "/store" : options_.store_url;
-  topology_ = std::make_unique<NodeTopology>(tag, options_.master, options_.outside_cidr);
-  if (options_.start_agent) start_agent();
+  try {
+    topology_ = std::make_unique<NodeTopology>(tag, options_.master, options_.outside_cidr);
+    if (options_.start_agent) start_agent();
+  } catch (...) {
+    // The destructor does not run for a half-built object: undo here, then rethrow.
+    agent_.stop(9);
+    topology_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+    throw;
+  }
 }
 
 AgentNode::~AgentNode() {
