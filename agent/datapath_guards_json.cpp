@@ -75,7 +75,7 @@ json DatapathService::status_json() const {
   json masters = json::array();
   for (const auto& [name, master] : masters_) masters.push_back(name);
   json waiting = json::array();  // wanted, but the interface does not exist (yet)
-  for (const auto& [name, source] : wanted_)
+  for (const auto& [name, wanted] : wanted_)
     if (!masters_.contains(name)) waiting.push_back(name);
   return {{"enabled", true},
           {"pinDir", settings_.pin_dir},

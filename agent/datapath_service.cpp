@@ -125,11 +125,13 @@ void DatapathService::refresh_host() {
     return;
   }
   const auto exists = [&](const std::string& name) { return links->contains(name); };
-  std::map<std::string, std::string> wanted;
+  std::map<std::string, Wanted> wanted;
   for (const auto& want : snapshot_.masters) {
     std::string note;
     const std::string ifname = resolve_master(want, exists, &note);
-    if (wanted.emplace(ifname, want.source).second && !note.empty() && !wanted_.contains(ifname))
+    const std::string parent = ifname != want.master ? want.master : "";
+    if (wanted.emplace(ifname, Wanted{want.source, parent}).second && !note.empty() &&
+        !wanted_.contains(ifname))
       spdlog::info("guard: {} ({}): {}", want.master, want.source, note);
   }
   wanted_ = std::move(wanted);
@@ -209,17 +211,23 @@ Status DatapathService::push_leases() {
   return {};
 }
 
-Status DatapathService::attach_master(const std::string& ifname, const std::string& source) {
+// Attaches, then sets the master's mode: its own --master-mode, else its vlan parent's, else
+// --guard-mode (set every time: a pinned config may hold what an earlier run was told).
+Status DatapathService::attach_master(const std::string& ifname, const Wanted& wanted) {
   auto attached = guard_.attach(ifname);
   if (!attached) return attached.error();
-  const auto override_mode = settings_.master_modes.find(ifname);
-  const datapath::Mode mode = override_mode != settings_.master_modes.end()
-                                  ? override_mode->second
-                                  : settings_.default_mode;
+  datapath::Mode mode = settings_.default_mode;
+  for (const std::string& name : {ifname, wanted.parent}) {
+    const auto found = settings_.master_modes.find(name);
+    if (!name.empty() && found != settings_.master_modes.end()) {
+      mode = found->second;
+      break;
+    }
+  }
   const auto index = static_cast<std::uint32_t>(attached->ifindex);
   IPF_TRY(guard_.set_mode(index, mode));
   IPF_TRY(guard_.set_reserved_policy(index, settings_.policy));
-  masters_[ifname] = {attached->ifindex, source};
+  masters_[ifname] = {attached->ifindex, wanted.source};
   last_error_.erase("attach " + ifname);
   spdlog::info(
       "guard: attached to {} (ifindex {}, program {}{}; mode {}, reserved policy {}; "
@@ -228,23 +236,23 @@ Status DatapathService::attach_master(const std::string& ifname, const std::stri
       attached->replaced_prog_id != 0
           ? ", replacing program " + std::to_string(attached->replaced_prog_id)
           : std::string(),
-      datapath::mode_name(mode), datapath::policy_name(settings_.policy), source);
+      datapath::mode_name(mode), datapath::policy_name(settings_.policy), wanted.source);
   return {};
 }
 
 // Attaches wanted masters that are new, or whose interface was re-created (a new ifindex).
 void DatapathService::attach_wanted_masters() {
-  for (const auto& [ifname, source] : wanted_) {
+  for (const auto& [ifname, wanted] : wanted_) {
     const auto known = masters_.find(ifname);
     const int ifindex = static_cast<int>(::if_nametoindex(ifname.c_str()));
     if (known != masters_.end() && known->second.ifindex == ifindex) continue;
     if (ifindex == 0) {
       report("attach " + ifname,
-             make_error(ErrorCode::not_found, "master " + ifname + " (from " + source +
+             make_error(ErrorCode::not_found, "master " + ifname + " (from " + wanted.source +
                                                   ") does not exist; retrying every second"));
       continue;
     }
-    report("attach " + ifname, attach_master(ifname, source));
+    report("attach " + ifname, attach_master(ifname, wanted));
   }
 }
 
@@ -276,7 +284,7 @@ Status DatapathService::on_allocated(const std::vector<ipam::Allocation>& leases
   }
   for (const auto& lease : leases) {
     if (lease.master.empty() || masters_.contains(lease.master)) continue;
-    if (auto attached = attach_master(lease.master, "an allocation on it"); !attached)
+    if (auto attached = attach_master(lease.master, {"an allocation on it", ""}); !attached)
       return attached.error().wrap("guard master " + lease.master);
   }
   if (auto pushed = push_leases(); !pushed) return pushed.error().wrap("guard leases");
@@ -325,9 +333,13 @@ void DatapathService::report(const std::string& what, const Status& status) {
   last = status.error().message;
 }
 
+// The agent's own masters first; then any interface of its netns with that index (a master an
+// earlier run attached and this one no longer names).
 std::string DatapathService::master_of(std::uint32_t ifindex) const {
   for (const auto& [name, master] : masters_)
     if (static_cast<std::uint32_t>(master.ifindex) == ifindex) return name;
+  char name[IF_NAMESIZE] = {};
+  if (::if_indextoname(ifindex, name) != nullptr) return name;
   return "ifindex:" + std::to_string(ifindex);
 }
 

@@ -85,6 +85,10 @@ class DatapathService final : public LeaseSink {
     int ifindex = 0;
     std::string source;
   };
+  struct Wanted {
+    std::string source;  // for logs
+    std::string parent;  // the master a vlan interface was named after ("" if none)
+  };
 
   DatapathService(datapath::Guard guard, GuardSettings settings);
 
@@ -93,7 +97,7 @@ class DatapathService final : public LeaseSink {
   std::vector<datapath::Lease> desired_leases() const;
   Status push_maps();
   Status push_leases();
-  Status attach_master(const std::string& ifname, const std::string& source);
+  Status attach_master(const std::string& ifname, const Wanted& wanted);
   void attach_wanted_masters();
   Status attach_pod(const std::string& netns, const std::string& ifname);
   void report(const std::string& what, const Status& status);
@@ -108,8 +112,8 @@ class DatapathService final : public LeaseSink {
   Pushed pushed_;
 
   std::map<std::string, Master> masters_;  // attached by this agent, by interface name
-  // Wanted masters as resolved at the last host refresh: interface name -> source.
-  std::map<std::string, std::string> wanted_;
+  // Wanted masters as resolved at the last host refresh, by interface name.
+  std::map<std::string, Wanted> wanted_;
   std::vector<datapath::Lease> host_leases_;  // the node's own addresses on masters
   std::chrono::steady_clock::time_point next_host_refresh_{};
   std::map<std::string, std::string> last_error_;  // what -> message, to log each once
