@@ -1,9 +1,8 @@
 #include "cni/agent_client.h"
 
-#include <curl/curl.h>
-
 #include <cstring>
-#include <mutex>
+
+#include "cni/unix_http.h"
 
 namespace ipfence::cni {
 namespace {
@@ -13,14 +12,6 @@ using nlohmann::json;
 // Replies are small JSON documents; a runaway body means something else answers the socket.
 constexpr std::size_t kMaxReplyBytes = 16u << 20;
 constexpr std::size_t kSnippetBytes = 200;
-
-size_t collect(char* data, size_t size, size_t count, void* user) {
-  auto* out = static_cast<std::string*>(user);
-  const size_t n = size * count;
-  if (out->size() + n > kMaxReplyBytes) return 0;  // curl aborts with CURLE_WRITE_ERROR
-  out->append(data, n);
-  return n;
-}
 
 std::string snippet(const std::string& text) {
   if (text.size() <= kSnippetBytes) return text;
@@ -40,27 +31,8 @@ std::string seconds_text(std::chrono::milliseconds ms) {
 
 }  // namespace
 
-struct AgentClient::CurlHandle {
-  CURL* curl = nullptr;
-  curl_slist* headers = nullptr;
-  ~CurlHandle() {
-    curl_slist_free_all(headers);
-    if (curl) curl_easy_cleanup(curl);
-  }
-};
-
 AgentClient::AgentClient(std::string socket_path, std::chrono::milliseconds timeout)
-    : socket_path_(std::move(socket_path)), timeout_(timeout), curl_(new CurlHandle) {
-  // curl_global_init is not thread-safe; tests may build clients on several threads.
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  curl_->curl = curl_easy_init();
-  curl_->headers = curl_slist_append(curl_->headers, "Content-Type: application/json");
-  curl_->headers = curl_slist_append(curl_->headers, "Accept: application/json");
-  // No "Expect: 100-continue" round trip for larger bodies (GC lists): the agent answers
-  // straight away, and waiting for a 100 would only add a second of latency.
-  curl_->headers = curl_slist_append(curl_->headers, "Expect:");
-}
+    : socket_path_(std::move(socket_path)), timeout_(timeout) {}
 
 AgentClient::~AgentClient() = default;
 
@@ -76,52 +48,31 @@ CniOr<AgentReply> AgentClient::post(std::string_view path, const json& body) {
 CniOr<AgentReply> AgentClient::request(std::string_view method, std::string_view path,
                                        const std::string* body) {
   const std::string what = std::string(method) + " " + std::string(path);
-  CURL* curl = curl_ ? curl_->curl : nullptr;
-  if (!curl) return cni_error(kInternal, "cannot initialise libcurl for " + what);
-
-  AgentReply reply;
-  char error_buffer[CURL_ERROR_SIZE] = {};
-  // The host part is ignored on a unix socket; "localhost" keeps the Host header ordinary.
-  const std::string url = "http://localhost" + std::string(path);
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket_path_.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, curl_->headers);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM games in a short-lived plugin
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.raw);
-  curl_easy_setopt(curl, CURLOPT_PROXY, "");  // never route the agent call via http_proxy
-  if (body) {
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body->size()));
-  } else {
-    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-  }
-
-  const CURLcode rc = curl_easy_perform(curl);
-  if (rc != CURLE_OK) {
-    std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
-    if (rc == CURLE_COULDNT_CONNECT) {
-      // curl's buffer says "port 80", which is meaningless on a unix socket; the OS error
-      // (no such file, refused, permission denied) is what tells the operator what to fix.
-      long os_errno = 0;
-      curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
-      detail = curl_easy_strerror(rc);
-      if (os_errno != 0)
-        detail += std::string(" (") + std::strerror(static_cast<int>(os_errno)) + ")";
+  HttpAnswer answer;
+  HttpFailure failure;
+  if (!unix_http_request(socket_path_, method, path, body, timeout_, kMaxReplyBytes, answer,
+                         failure)) {
+    switch (failure.kind) {
+      case HttpFailure::Kind::timeout:
+        return cni_error(kTryAgainLater,
+                         "ipfence-agent at " + socket_path_ + " did not answer " + what +
+                             " within ipam.timeout (" + seconds_text(timeout_) +
+                             "): Operation timed out after " + std::to_string(timeout_.count()) +
+                             " milliseconds " + failure.detail +
+                             "; is the agent overloaded or stuck?");
+      case HttpFailure::Kind::protocol:
+        return cni_error(kInternal, "ipfence-agent at " + socket_path_ + " answered " + what +
+                                        " with something that is not HTTP: " + failure.detail);
+      case HttpFailure::Kind::connect:
+        break;
     }
-    if (rc == CURLE_OPERATION_TIMEDOUT)
-      return cni_error(kTryAgainLater, "ipfence-agent at " + socket_path_ + " did not answer " +
-                                           what + " within ipam.timeout (" +
-                                           seconds_text(timeout_) + "): " + detail +
-                                           "; is the agent overloaded or stuck?");
-    return cni_error(kTryAgainLater, "ipfence-agent is not reachable at " + socket_path_ + ": " +
-                                         detail + "; is the agent running on this node?");
+    return cni_error(kTryAgainLater, "ipfence-agent is not reachable at " + socket_path_ +
+                                         ": Couldn't connect to server (" + failure.detail +
+                                         "); is the agent running on this node?");
   }
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
+  AgentReply reply;
+  reply.status = answer.status;
+  reply.raw = std::move(answer.body);
   reply.body = json::parse(reply.raw, nullptr, /*allow_exceptions=*/false);
   if (reply.body.is_discarded()) {
     reply.body = nullptr;

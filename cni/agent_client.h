@@ -1,4 +1,5 @@
-// HTTP/1.1 + JSON to ipfence-agent over its unix socket (docs/agent-api.md), with libcurl.
+// HTTP/1.1 + JSON to ipfence-agent over its unix socket (docs/agent-api.md), with the
+// minimal client in unix_http.h (not libcurl: see there for the start-up cost it saves).
 // Transport failures become CNI error 11 ("try again later"): the runtime retries, and the
 // message says which socket was tried so an operator can tell a dead agent from a bad path.
 #pragma once
@@ -40,10 +41,8 @@ class AgentClient {
   CniOr<AgentReply> request(std::string_view method, std::string_view path,
                             const std::string* body);
 
-  struct CurlHandle;
   std::string socket_path_;
   std::chrono::milliseconds timeout_;
-  std::unique_ptr<CurlHandle> curl_;  // one handle, so a rollback reuses the connection
 };
 
 // The stable error name of an error reply ("not_found"), or "" when it carries none.
