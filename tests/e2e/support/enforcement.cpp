@@ -425,10 +425,16 @@ std::vector<std::uint8_t> arp_frame(std::uint16_t op, const Mac& src_mac, const 
 }
 
 void send_frame(const std::string& netns, const std::string& ifname,
-                const std::vector<std::uint8_t>& frame, int copies) {
+                const std::vector<std::uint8_t>& frame, int copies, bool bypass_qdisc) {
   in_netns(netns, [&] {
     int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::runtime_error(errno_text("packet socket"));
+    int on = 1;
+    if (bypass_qdisc && ::setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &on, sizeof on) != 0) {
+      std::string message = errno_text("PACKET_QDISC_BYPASS");
+      ::close(fd);
+      throw std::runtime_error(message);
+    }
     sockaddr_ll addr{};
     addr.sll_family = AF_PACKET;
     addr.sll_ifindex = static_cast<int>(::if_nametoindex(ifname.c_str()));

@@ -150,10 +150,12 @@ std::vector<std::uint8_t> udp_frame(const Mac& src_mac, const Mac& dst_mac,
 // Ethernet/IPv4 ARP; op 1 = request, 2 = reply. Broadcast when dst_mac is all ones.
 std::vector<std::uint8_t> arp_frame(std::uint16_t op, const Mac& src_mac, const Mac& dst_mac,
                                     const std::string& sender_ip, const std::string& target_ip);
-// Sends `frame` as it is out of `ifname` in `netns` through a packet socket (so it passes
-// the interface's qdisc and TC egress hook, as any frame the stack sends).
+// Sends `frame` as it is out of `ifname` in `netns` through a packet socket, so it passes
+// the interface's qdisc and TC egress hook as any frame the stack sends; unless
+// `bypass_qdisc` (PACKET_QDISC_BYPASS, which any holder of CAP_NET_RAW may set): then the
+// frame goes to the driver directly, skipping that interface's TC egress hook.
 void send_frame(const std::string& netns, const std::string& ifname,
-                const std::vector<std::uint8_t>& frame, int copies = 1);
+                const std::vector<std::uint8_t>& frame, int copies = 1, bool bypass_qdisc = false);
 
 // ---- the agent's guard state --------------------------------------------------------------
 
