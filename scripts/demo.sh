@@ -39,6 +39,7 @@ cleanup() {
   set +e
   [[ -n $agent_pid ]] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
   for ns in $(ip netns list | awk '{print $1}' | grep "^$tag-"); do ip netns delete "$ns"; done
+  mountpoint -q "$workdir/bpffs" && umount "$workdir/bpffs"
   rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -202,6 +203,26 @@ deploy_app() {
   run ipfencectl get allocations
 }
 
+# The running pod takes a reserved address (a host outside the cluster uses it) and tries to
+# reach the outside host from it: the eBPF guard drops it and counts it as "reserved".
+spoof_attempt() {
+  local pod p
+  for p in "${pods[@]}"; do [[ ${pod_status[$p]} == Running ]] && { pod=$p; break; }; done
+  say "== The running pod $pod tries to use the reserved IP 10.6.168.131: it adds it to eth0" \
+    "and pings the outside host from it. The eBPF guard drops every such frame, so no reply" \
+    "comes back and the outside host's neighbour table never learns the pod's MAC for it."
+  run ip netns exec "$tag-$pod" ip addr add 10.6.168.131/16 dev eth0
+  if run ip netns exec "$tag-$pod" ping -c2 -i0.2 -W1 -I 10.6.168.131 10.6.0.1; then
+    echo "demo: the spoofed ping got a reply; the guard did not drop it" >&2
+    exit 1
+  fi
+  say "No reply: the guard on the pod's interface dropped them, counted under RESERVED:"
+  run ipfencectl get guards --agent-socket "$socket"
+  run ip netns exec "$tag-$pod" ip addr del 10.6.168.131/16 dev eth0
+  say "From its own address the pod still gets through:"
+  run ip netns exec "$tag-$pod" ping -c1 -W2 10.6.0.1
+}
+
 patch_reserved_ip() {
   say "== Add the pod's IP to the ReservedIP, then restart the pod: it fails with" \
     "\"all IPs have been exhausted\" (the running pod kept its IP until it was deleted)."
@@ -237,9 +258,12 @@ start_node() {
   ip -n "$outside_ns" link set wire0 up
   ip -n "$outside_ns" addr add 10.6.0.1/16 dev wire0
   mkdir -p "$conf_dir"
+  # The guard pins its maps on a bpffs of the demo's own (`ip netns exec` hides /sys/fs/bpf).
+  mkdir -p "$workdir/bpffs"
+  mount -t bpf bpf "$workdir/bpffs"
   ip netns exec "$node_ns" "$agent_binary" --store "$IPFENCE_STORE" --socket "$socket" \
     --node-name node1 --cni-conf-dir "$conf_dir" --metrics-addr 127.0.0.1:0 \
-    >"$workdir/agent.log" 2>&1 &
+    --bpf-pin-dir "$workdir/bpffs" >"$workdir/agent.log" 2>&1 &
   agent_pid=$!
   for _ in $(seq 100); do [[ -S $socket ]] && break; sleep 0.05; done
   [[ -S $socket ]] || { cat "$workdir/agent.log" >&2; echo "demo: agent did not start" >&2; exit 1; }
@@ -264,6 +288,7 @@ main() {
   create_reserved_ip
   create_ippool
   deploy_app
+  spoof_attempt
   patch_reserved_ip
   delete_reserved_ip
   say "Done."
