@@ -1,5 +1,8 @@
 #include "ipam/store/file_json.h"
 
+#include "ipam/store/etcd_codec.h"
+#include "ipam/utf8.h"
+
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -8,82 +11,9 @@ namespace ipfence::store {
 namespace {
 
 using nlohmann::json;
-
-constexpr std::string_view kBase64 =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-// As strict as nlohmann's dump(), which throws on anything else: no overlong forms, no
-// surrogates, nothing above U+10FFFF.
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    int extra;
-    std::uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      extra = 1, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      extra = 3, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (s.size() - i <= static_cast<std::size_t>(extra)) return false;
-    for (int k = 1; k <= extra; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += static_cast<std::size_t>(extra) + 1;
-  }
-  return true;
-}
-
-std::string base64_encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    std::uint32_t n = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) n |= static_cast<unsigned char>(in[i + 1]) << 8;
-    if (i + 2 < in.size()) n |= static_cast<unsigned char>(in[i + 2]);
-    out.push_back(kBase64[(n >> 18) & 63]);
-    out.push_back(kBase64[(n >> 12) & 63]);
-    out.push_back(i + 1 < in.size() ? kBase64[(n >> 6) & 63] : '=');
-    out.push_back(i + 2 < in.size() ? kBase64[n & 63] : '=');
-  }
-  return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view in) {
-  if (in.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); i += 4) {
-    std::uint32_t n = 0;
-    int pad = 0;
-    for (std::size_t k = 0; k < 4; ++k) {
-      const char c = in[i + k];
-      const bool last_group = i + 4 == in.size();
-      if (c == '=' && last_group && k >= 2) {
-        ++pad;
-        n <<= 6;
-        continue;
-      }
-      const auto pos = kBase64.find(c);
-      if (pos == std::string_view::npos || pad > 0) return std::nullopt;
-      n = (n << 6) | static_cast<std::uint32_t>(pos);
-    }
-    out.push_back(static_cast<char>((n >> 16) & 0xff));
-    if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
-    if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
-  }
-  return out;
-}
+// One base64 for both backends: the etcd codec's (etcd's wire format needs it anyway).
+using etcd::base64_decode;
+using etcd::base64_encode;
 
 json encode_bytes(const std::string& s) {
   if (valid_utf8(s)) return s;
