@@ -74,7 +74,11 @@ Result<std::string> read_whole_file(const std::string& path) {
 }
 
 Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
-  const std::string tmp = path + ".tmp";
+  // A hidden name without the target's extension: whoever scans the directory (libcni loads
+  // *.conf, *.conflist and *.json) never picks up the half-written file.
+  const auto slash = path.rfind('/');
+  const std::size_t base = slash == std::string::npos ? 0 : slash + 1;
+  const std::string tmp = path.substr(0, base) + "." + path.substr(base) + ".tmp";
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd) return os_error("create " + tmp, errno);
   auto fail = [&](Error error) {

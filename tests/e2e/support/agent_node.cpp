@@ -134,24 +134,28 @@ std::string AgentNode::metrics_addr() const {
 std::string AgentNode::cni_path() { return std::string(IPFENCE_PLUGIN_DIR) + ":/usr/lib/cni"; }
 
 CniRuntime AgentNode::runtime(const std::string& name, std::chrono::milliseconds timeout) const {
-  std::string path;
+  // As libcni does: only *.conf, *.conflist and *.json count, and each file is read once (the
+  // agent replaces files by rename, so a path seen a moment ago may be gone now).
+  nlohmann::json conflist;
   wait_until(
       [&] {
-        if (!std::filesystem::exists(conf_dir())) return false;
-        for (const auto& entry : std::filesystem::directory_iterator(conf_dir())) {
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(conf_dir(), ec)) {
+          std::string ext = entry.path().extension();
+          if (ext != ".conf" && ext != ".conflist" && ext != ".json") continue;
           std::ifstream in(entry.path());
           nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-          if (!j.is_discarded() && j.value("name", "") == name) {
-            path = entry.path();
+          if (!j.is_discarded() && j.is_object() && j.value("name", "") == name) {
+            conflist = std::move(j);
             return true;
           }
         }
         return false;
       },
       timeout);
-  if (path.empty()) throw std::runtime_error("no conflist named " + name + " in " + conf_dir());
-  std::ifstream in(path);
-  return CniRuntime(nlohmann::json::parse(in), cni_path(), topology_->node().name());
+  if (conflist.is_null())
+    throw std::runtime_error("no conflist named " + name + " in " + conf_dir());
+  return CniRuntime(std::move(conflist), cni_path(), topology_->node().name());
 }
 
 }  // namespace ipfence::e2e

@@ -68,6 +68,12 @@ TEST_F(CniConfWriterTest, WritesTheRenderedConflistWithTheMarker) {
   ASSERT_EQ(::stat(file.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0644u);
   EXPECT_FALSE(exists(file + ".tmp"));
+  EXPECT_FALSE(exists(path(".macvlan-ens192.conflist.tmp")));
+  // Nothing but the conflist is left in the directory.
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(path("")))
+    ++entries;
+  EXPECT_EQ(entries, 1u);
 }
 
 TEST_F(CniConfWriterTest, RendersANonDefaultSocket) {
