@@ -5,7 +5,9 @@
 namespace ipfence::ipam {
 namespace {
 
-bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const char* prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 std::string after(const std::string& s, const char* prefix) {
   return s.substr(std::char_traits<char>::length(prefix));
@@ -107,7 +109,7 @@ void ClusterState::apply_delete(const std::string& key, std::int64_t revision) {
     // A pool is only deleted when empty; keep any stragglers so counts stay honest.
     for (auto& [value, stored] : it->second.allocations)
       orphan_allocations_[keys::ip(it->first, stored.allocation.ip)] = std::move(stored);
-    available_cache_.erase(it->first);
+    drop_caches(it->first);
     pools_.erase(it);
   } else if (starts_with(key, keys::kReserved)) {
     reserved_.erase(after(key, keys::kReserved));
@@ -145,14 +147,15 @@ void ClusterState::put_pool(const std::string& name, const std::string& value,
     state.allocations[it->second.ip.value()] = std::move(it->second);
     it = orphan_allocations_.erase(it);
   }
-  available_cache_.erase(name);
+  drop_caches(name);
 }
 
 void ClusterState::put_reserved(const std::string& name, const std::string& value,
                                 std::int64_t revision) {
   std::string problem;
   auto reserved = parse_json_as<SpiderReservedIP>(value, problem);
-  if (!reserved) return note_problem(keys::reserved(name), "unreadable SpiderReservedIP: " + problem);
+  if (!reserved)
+    return note_problem(keys::reserved(name), "unreadable SpiderReservedIP: " + problem);
   auto set = validate_reserved(*reserved);
   if (!set) return note_problem(keys::reserved(name), set.error().message);
   reserved->metadata.resource_version = revision;
@@ -168,7 +171,17 @@ void ClusterState::rebuild_reserved() {
     if (!set) continue;  // validated when put; cannot fail here
     (set->family() == IpFamily::v4 ? reserved_v4_ : reserved_v6_).insert_all(*set);
   }
+  drop_all_caches();
+}
+
+void ClusterState::drop_caches(const std::string& pool) {
+  available_cache_.erase(pool);
+  reserved_counts_cache_.erase(pool);
+}
+
+void ClusterState::drop_all_caches() {
   available_cache_.clear();
+  reserved_counts_cache_.clear();
 }
 
 void ClusterState::put_allocation(const std::string& key, const std::string& value,
@@ -186,10 +199,16 @@ void ClusterState::put_allocation(const std::string& key, const std::string& val
     orphan_allocations_[key] = std::move(stored);
     return;
   }
-  pool->second.allocated.insert(ip->value());
-  pool->second.allocations[ip->value()] = std::move(stored);
+  PoolState& state = pool->second;
+  const bool added = state.allocations.count(ip->value()) == 0;
+  state.allocated.insert(ip->value());
+  state.allocations[ip->value()] = std::move(stored);
   if (auto cache = available_cache_.find(ids->first); cache != available_cache_.end())
     cache->second.erase(ip->value());
+  if (auto cache = reserved_counts_cache_.find(ids->first);
+      added && cache != reserved_counts_cache_.end() &&
+      reserved(state.ranges.family).contains(ip->value()))
+    ++cache->second.in_use;
 }
 
 void ClusterState::delete_allocation(const std::string& key, std::int64_t /*revision*/) {
@@ -203,9 +222,12 @@ void ClusterState::delete_allocation(const std::string& key, std::int64_t /*revi
   if (state.allocations.erase(ip->value()) == 0) return;
   state.allocated.erase(ip->value());
   auto cache = available_cache_.find(ids->first);
-  if (cache != available_cache_.end() && state.ranges.usable.contains(ip->value()) &&
-      !reserved(state.ranges.family).contains(ip->value()))
+  const bool is_reserved = reserved(state.ranges.family).contains(ip->value());
+  if (cache != available_cache_.end() && state.ranges.usable.contains(ip->value()) && !is_reserved)
     cache->second.insert(ip->value());
+  if (auto counts = reserved_counts_cache_.find(ids->first);
+      is_reserved && counts != reserved_counts_cache_.end() && counts->second.in_use > 0)
+    --counts->second.in_use;
 }
 
 void ClusterState::note_problem(const std::string& key, std::string message) {
@@ -226,8 +248,7 @@ std::vector<std::string> ClusterState::default_pools(IpFamily family) const {
 
 const PoolState* ClusterState::pool_containing(const IpAddress& ip) const {
   for (const auto& [name, state] : pools_)
-    if (state.ranges.family == ip.family() && state.ranges.ips.contains(ip.value()))
-      return &state;
+    if (state.ranges.family == ip.family() && state.ranges.ips.contains(ip.value())) return &state;
   return nullptr;
 }
 
@@ -272,18 +293,28 @@ const IpSet& ClusterState::available(const std::string& pool) const {
   return available_cache_.emplace(pool, std::move(set)).first->second;
 }
 
+const ClusterState::ReservedCounts& ClusterState::reserved_counts(const std::string& pool,
+                                                                  const PoolState& state) const {
+  auto cached = reserved_counts_cache_.find(pool);
+  if (cached != reserved_counts_cache_.end()) return cached->second;
+  const IpSet& reserved_set = reserved(state.ranges.family);
+  ReservedCounts counts;
+  counts.in_pool = state.ranges.usable.intersection(reserved_set).size_saturating();
+  for (const auto& [value, stored] : state.allocations)
+    if (reserved_set.contains(value)) ++counts.in_use;
+  return reserved_counts_cache_.emplace(pool, counts).first->second;
+}
+
 PoolCounts ClusterState::counts(const std::string& pool) const {
   PoolCounts counts;
   const PoolState* state = this->pool(pool);
   if (!state) return counts;
-  const IpSet& reserved_set = reserved(state->ranges.family);
+  const ReservedCounts& reserved = reserved_counts(pool, *state);
   counts.total = state->ranges.usable.size_saturating();
   counts.allocated = state->allocations.size();
-  for (const auto& [value, stored] : state->allocations)
-    if (reserved_set.contains(value)) ++counts.reserved_in_use;
-  std::uint64_t reserved_in_pool =
-      state->ranges.usable.intersection(reserved_set).size_saturating();
-  counts.reserved = reserved_in_pool - counts.reserved_in_use;
+  counts.reserved_in_use = reserved.in_use;
+  // A reserved allocation outside the usable range (a straggler) must not wrap the count.
+  counts.reserved = reserved.in_pool > reserved.in_use ? reserved.in_pool - reserved.in_use : 0;
   counts.available = available(pool).size_saturating();
   return counts;
 }

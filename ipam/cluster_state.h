@@ -133,6 +133,18 @@ class ClusterState {
   std::int64_t reserved_guard_ = 0;
   std::vector<Problem> problems_;
   mutable std::map<std::string, IpSet> available_cache_;
+  // Per pool: reserved IPs inside it, and allocations that are reserved. Kept beside
+  // available_cache_ (dropped with it, adjusted by allocation changes), so that counts() is
+  // O(log n) instead of a pass over every allocation and a set intersection: the agent
+  // refreshes its pool gauges on every change.
+  struct ReservedCounts {
+    std::uint64_t in_pool = 0;
+    std::uint64_t in_use = 0;
+  };
+  const ReservedCounts& reserved_counts(const std::string& pool, const PoolState& state) const;
+  void drop_caches(const std::string& pool);
+  void drop_all_caches();
+  mutable std::map<std::string, ReservedCounts> reserved_counts_cache_;
 };
 
 namespace keys {
