@@ -4,6 +4,7 @@
 #include <set>
 
 #include "ipam/clock.h"
+#include "ipam/next_fit_cursor.h"
 
 namespace ipfence::ipam {
 namespace {
@@ -121,18 +122,20 @@ std::optional<u128> Allocator::cursor_for(const std::string& pool_name) {
   if (auto it = cursors_.find(pool_name); it != cursors_.end()) return it->second;
   const PoolState* pool = state_.pool(pool_name);
   if (!pool) return std::nullopt;
-  // Start after the newest allocation, as if this process had handed it out.
+  // Start after the newest allocation (this node's own when spreading), as if this process
+  // had just handed it out: a restart does not go back to IPs released a moment ago.
+  const bool spread = options_.spread_cursors || options_.cursor_offset.has_value();
   const StoredAllocation* newest = nullptr;
   for (const auto& [value, stored] : pool->allocations)
-    if (!newest || stored.create_revision > newest->create_revision) newest = &stored;
-  if (newest && options_.cursor_offset == 0.0) return newest->ip.value();
-  if (options_.cursor_offset > 0.0 && !pool->ranges.usable.empty()) {
-    auto intervals = pool->ranges.usable.intervals();
-    u128 first = intervals.front().first, last = intervals.back().last;
-    auto span = static_cast<long double>(last - first);
-    return first + static_cast<u128>(span * options_.cursor_offset);
-  }
-  return std::nullopt;
+    if ((!spread || stored.allocation.node == options_.node) &&
+        (!newest || stored.create_revision > newest->create_revision))
+      newest = &stored;
+  if (newest) return newest->ip.value();
+  if (!spread) return std::nullopt;
+  const IpSet& usable = pool->ranges.usable;
+  return cursor_at(usable, options_.cursor_offset
+                               ? index_at_fraction(usable, *options_.cursor_offset)
+                               : u128(cursor_hash(options_.node, pool_name)));
 }
 
 Result<AllocateResult> Allocator::allocate(const AllocateRequest& request) {
@@ -140,6 +143,8 @@ Result<AllocateResult> Allocator::allocate(const AllocateRequest& request) {
     return make_error(ErrorCode::invalid_argument, "containerID is required");
   if (request.identity.ifname.empty())
     return make_error(ErrorCode::invalid_argument, "ifname is required");
+  unknown_outcomes_ = 0;
+  lost_races_ = 0;
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
     IPF_TRY(catch_up());
     bool retry = false;
@@ -261,18 +266,33 @@ Result<AllocateResult> Allocator::try_allocate(const AllocateRequest& request, b
   puts.emplace_back(attachment_key, nlohmann::json(attachment).dump());
   for (const auto& [key, value] : puts) txn.ops.push_back(store::Op::put(key, value));
 
-  IPF_ASSIGN_OR_RETURN(auto committed, store_.commit(txn));
-  if (!committed.succeeded) {
+  auto committed = store_.commit(txn);
+  if (!committed) return settle_allocation(attachment, committed.error(), retry);
+  if (!committed->succeeded) {
+    // The attachment exists although the view has none: an earlier request for it whose
+    // answer was lost, or a view behind the store. Read it: the next attempt returns it.
+    if (std::count(committed->failed_keys.begin(), committed->failed_keys.end(), attachment_key)) {
+      IPF_TRY(refresh_attachment(id.container_id, id.ifname));
+      retry = true;
+      return make_error(ErrorCode::conflict, "the attachment was created elsewhere");
+    }
     // Someone else won: move past the IPs we lost so the next attempt does not collide again.
+    // Losing again means the view is behind the store, not bad luck: read the pool's
+    // allocations instead of stepping through them one lost race at a time.
+    std::vector<std::string> lost;
     for (const auto& pick : picks)
-      if (std::count(committed.failed_keys.begin(), committed.failed_keys.end(),
-                     keys::ip(pick.pool->pool.metadata.name, pick.ip.to_string())))
+      if (std::count(committed->failed_keys.begin(), committed->failed_keys.end(),
+                     keys::ip(pick.pool->pool.metadata.name, pick.ip.to_string()))) {
         cursors_[pick.pool->pool.metadata.name] = pick.ip.value();
+        lost.push_back(pick.pool->pool.metadata.name);
+      }
+    if (!lost.empty() && ++lost_races_ >= 2)
+      for (const auto& pool : lost) IPF_TRY(refresh_pool_allocations(pool));
     retry = true;
     return make_error(ErrorCode::conflict, "transaction lost a race");
   }
   for (const auto& [key, value] : puts)
-    state_.apply_put(key, value, committed.revision, committed.revision);
+    state_.apply_put(key, value, committed->revision, committed->revision);
   for (const auto& pick : picks) cursors_[pick.pool->pool.metadata.name] = pick.ip.value();
   return result_of(attachment, false);
 }
@@ -300,19 +320,25 @@ Result<AllocateResult> Allocator::result_of(const Attachment& attachment, bool e
     }
     result.ips.push_back(out);
   }
-  std::stable_sort(result.ips.begin(), result.ips.end(),
-                   [](const AllocatedIp& a, const AllocatedIp& b) {
-                     return a.ip.is_v4() && !b.ip.is_v4();
-                   });
+  std::stable_sort(
+      result.ips.begin(), result.ips.end(),
+      [](const AllocatedIp& a, const AllocatedIp& b) { return a.ip.is_v4() && !b.ip.is_v4(); });
   return result;
 }
 
 Result<ReleaseResult> Allocator::release(const std::string& container_id,
                                          const std::string& ifname) {
+  unknown_outcomes_ = 0;
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
     IPF_TRY(catch_up());
     const StoredAttachment* stored = state_.attachment(container_id, ifname);
-    if (!stored) return ReleaseResult{};  // nothing held: releasing again is fine
+    if (!stored) {
+      // The view holds nothing, but it may be behind: an ADD whose answer was lost (which
+      // the runtime follows with this DEL), a watch that lags. One read makes sure.
+      IPF_ASSIGN_OR_RETURN(bool present, refresh_attachment(container_id, ifname));
+      if (!present) return ReleaseResult{};  // nothing held: releasing again is fine
+      stored = state_.attachment(container_id, ifname);
+    }
 
     store::Txn txn;
     std::string attachment_key = keys::attachment(container_id, ifname);
@@ -332,9 +358,20 @@ Result<ReleaseResult> Allocator::release(const std::string& container_id,
     }
     txn.ops.push_back(store::Op::del(attachment_key));
 
-    IPF_ASSIGN_OR_RETURN(auto committed, store_.commit(txn));
-    if (!committed.succeeded) continue;
-    for (const auto& op : txn.ops) state_.apply_delete(op.key, committed.revision);
+    auto committed = store_.commit(txn);
+    if (!committed) {
+      IPF_ASSIGN_OR_RETURN(bool applied, settle_release(txn, container_id, ifname,
+                                                        stored->mod_revision, committed.error()));
+      if (applied) return result;
+      continue;
+    }
+    if (!committed->succeeded) {
+      // Changed or released elsewhere (or by an earlier request whose answer was lost):
+      // read what the store holds rather than wait for the watch to tell.
+      for (const auto& key : committed->failed_keys) IPF_TRY(refresh_key(key));
+      continue;
+    }
+    for (const auto& op : txn.ops) state_.apply_delete(op.key, committed->revision);
     return result;
   }
   return make_error(ErrorCode::conflict, "release of " + container_id + "/" + ifname +
@@ -346,8 +383,8 @@ Result<AllocateResult> Allocator::lookup(const std::string& container_id,
   IPF_TRY(catch_up());
   const StoredAttachment* stored = state_.attachment(container_id, ifname);
   if (!stored)
-    return make_error(ErrorCode::not_found, "no IP is allocated to container " + container_id +
-                                                " interface " + ifname);
+    return make_error(ErrorCode::not_found,
+                      "no IP is allocated to container " + container_id + " interface " + ifname);
   return result_of(stored->attachment, true);
 }
 

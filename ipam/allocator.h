@@ -2,6 +2,11 @@
 // excluded, never taken) and claims them with one all-or-nothing transaction that creates
 // one key per IP plus the attachment key, like host-local's O_EXCL files. Concurrent
 // allocators on other processes or nodes lose a compare and retry with a fresh view.
+//
+// A commit whose answer is lost (etcd timed out, the connection broke after the request was
+// sent) may or may not have applied. Every transaction of an attachment compares its key
+// absent, so at most one of them ever applies, and reading that key back tells which case
+// it is: the allocation is then returned, or picked again (allocator_settle.cpp).
 #pragma once
 
 #include <chrono>
@@ -67,9 +72,18 @@ class Allocator {
   struct Options {
     std::string node{};
     int max_attempts = 64;  // compare failures before giving up with ErrorCode::conflict
-    // Spreads next-fit cursors of different nodes over the pool (0..1 of the pool size),
-    // so that nodes rarely race for the same IP. 0 = start after the newest allocation.
-    double cursor_offset = 0.0;
+    // Commits with an unknown outcome (see above) before an allocation or release gives up
+    // with ErrorCode::unavailable: each may cost up to two store timeouts.
+    int max_unknown_outcomes = 2;
+    // Where next-fit starts in a pool this process has not allocated from yet. With
+    // spread_cursors (the agent sets it for a store that several nodes share): after this
+    // node's newest allocation in the pool, else at a point of the pool derived from a hash
+    // of the node and pool names (next_fit_cursor.h), so that nodes start apart and rarely
+    // race for the same IP. Without: after the pool's newest allocation, as if this process
+    // had handed it out, else at the pool's first IP.
+    bool spread_cursors = false;
+    // Instead of the hash: start at this fraction (0..1) of the pool's usable IPs (tests).
+    std::optional<double> cursor_offset{};
     std::function<std::string()> now{};  // RFC 3339 time; defaults to the system clock
   };
 
@@ -99,6 +113,22 @@ class Allocator {
  private:
   Result<AllocateResult> try_allocate(const AllocateRequest& request, bool& retry);
   Result<AllocateResult> result_of(const Attachment& attachment, bool existing) const;
+
+  // allocator_settle.cpp: when the view or a commit's outcome is in doubt, ask the store.
+  // Reads `key` and applies what it holds (or its absence) to the view; true if present.
+  Result<bool> refresh_key(const std::string& key);
+  // The same for an attachment and the IP keys it names.
+  Result<bool> refresh_attachment(const std::string& container_id, const std::string& ifname);
+  // Reads every allocation of a pool (one range read) into the view: after repeated lost
+  // races, which mean the view is behind (a lagging watch), not just unlucky.
+  Status refresh_pool_allocations(const std::string& pool);
+  // After an allocation commit failed with `failure` and an unknown outcome.
+  Result<AllocateResult> settle_allocation(const Attachment& attachment, const Error& failure,
+                                           bool& retry);
+  // After a release commit failed so: true = applied (the attachment is gone), false = not.
+  Result<bool> settle_release(const store::Txn& txn, const std::string& container_id,
+                              const std::string& ifname, std::int64_t mod_revision,
+                              const Error& failure);
   Status ensure_watch();
   std::optional<u128> cursor_for(const std::string& pool);
 
@@ -108,6 +138,8 @@ class Allocator {
   std::unique_ptr<store::Watch> watch_;
   bool loaded_ = false;
   std::map<std::string, u128> cursors_;  // next-fit position per pool
+  int unknown_outcomes_ = 0;             // in the current allocate() or release()
+  int lost_races_ = 0;                   // IP compares lost in the current allocate()
 };
 
 }  // namespace ipfence::ipam
