@@ -51,6 +51,11 @@ Result<IpAddress> choose_ip(const ClusterState& state, const std::string& pool_n
       return refuse("it is allocated to " + holder_text(holder->allocation));
     if (auto names = state.reserved_by(*wanted); !names.empty())
       return refuse("it is reserved by SpiderReservedIP " + join(names, ", "));
+    if (auto* quarantined = state.quarantined(pool_name, *wanted))
+      return refuse("it is quarantined: a host with MAC " + quarantined->record.mac +
+                    " outside the cluster uses it (release it with `ipfencectl quarantine "
+                    "release " +
+                    ip + "` once that host is gone)");
     return *wanted;
   }
 
@@ -79,6 +84,8 @@ std::string exhausted_message(const ClusterState& state, const std::vector<std::
         allocated += " (" + std::to_string(c.reserved_in_use) + " of them reserved since)";
       uses.push_back(allocated);
     }
+    if (c.quarantined)
+      uses.push_back(std::to_string(c.quarantined) + " quarantined (used by outside hosts)");
     if (!uses.empty()) why += ": " + join(uses, ", ");
     parts.push_back("IPPool " + name + ": all IPs have been exhausted (" + why + ")");
   }

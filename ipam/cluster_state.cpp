@@ -86,6 +86,13 @@ void ClusterState::apply_put(const std::string& key, const std::string& value,
     if (!config) return note_problem(key, "unreadable SpiderMultusConfig: " + problem);
     config->metadata.resource_version = revision;
     multus_[after(key, keys::kMultus)] = std::move(*config);
+  } else if (starts_with(key, keys::kQuarantine)) {
+    put_quarantine(key, value, revision);
+  } else if (starts_with(key, keys::kConflicts)) {
+    std::string problem;
+    auto record = parse_json_as<ConflictRecord>(value, problem);
+    if (!record) return note_problem(key, "unreadable conflict record: " + problem);
+    conflicts_[key] = StoredRecord<ConflictRecord>{std::move(*record), revision};
   } else if (key == keys::kPoolsGuard) {
     pools_guard_ = revision;
   } else if (key == keys::kReservedGuard) {
@@ -116,6 +123,10 @@ void ClusterState::apply_delete(const std::string& key, std::int64_t revision) {
     rebuild_reserved();
   } else if (starts_with(key, keys::kMultus)) {
     multus_.erase(after(key, keys::kMultus));
+  } else if (starts_with(key, keys::kQuarantine)) {
+    delete_quarantine(key);
+  } else if (starts_with(key, keys::kConflicts)) {
+    conflicts_.erase(key);
   } else if (key == keys::kPoolsGuard) {
     pools_guard_ = 0;
   } else if (key == keys::kReservedGuard) {
@@ -174,6 +185,41 @@ void ClusterState::rebuild_reserved() {
   drop_all_caches();
 }
 
+// "quarantine/<pool>/<ip>" -> pool
+static std::optional<std::string> quarantine_pool(const std::string& key) {
+  std::string rest = key.substr(std::char_traits<char>::length(keys::kQuarantine));
+  auto slash = rest.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  return rest.substr(0, slash);
+}
+
+void ClusterState::put_quarantine(const std::string& key, const std::string& value,
+                                  std::int64_t revision) {
+  std::string problem;
+  auto record = parse_json_as<QuarantineRecord>(value, problem);
+  auto pool = quarantine_pool(key);
+  if (!record || !pool) return note_problem(key, "unreadable quarantine record: " + problem);
+  quarantine_[key] = StoredRecord<QuarantineRecord>{std::move(*record), revision};
+  available_cache_.erase(*pool);
+}
+
+void ClusterState::delete_quarantine(const std::string& key) {
+  if (quarantine_.erase(key) == 0) return;
+  if (auto pool = quarantine_pool(key)) available_cache_.erase(*pool);
+}
+
+const StoredRecord<QuarantineRecord>* ClusterState::quarantined(const std::string& pool,
+                                                                const IpAddress& ip) const {
+  auto it = quarantine_.find(keys::quarantine(pool, ip.to_string()));
+  return it == quarantine_.end() ? nullptr : &it->second;
+}
+
+bool ClusterState::is_quarantined(const std::string& pool, const PoolState& state,
+                                  u128 value) const {
+  if (quarantine_.empty()) return false;
+  return quarantined(pool, IpAddress(state.ranges.family, value)) != nullptr;
+}
+
 void ClusterState::drop_caches(const std::string& pool) {
   available_cache_.erase(pool);
   reserved_counts_cache_.erase(pool);
@@ -223,7 +269,8 @@ void ClusterState::delete_allocation(const std::string& key, std::int64_t /*revi
   state.allocated.erase(ip->value());
   auto cache = available_cache_.find(ids->first);
   const bool is_reserved = reserved(state.ranges.family).contains(ip->value());
-  if (cache != available_cache_.end() && state.ranges.usable.contains(ip->value()) && !is_reserved)
+  if (cache != available_cache_.end() && state.ranges.usable.contains(ip->value()) &&
+      !is_reserved && !is_quarantined(ids->first, state, ip->value()))
     cache->second.insert(ip->value());
   if (auto counts = reserved_counts_cache_.find(ids->first);
       is_reserved && counts != reserved_counts_cache_.end() && counts->second.in_use > 0)
@@ -290,6 +337,11 @@ const IpSet& ClusterState::available(const std::string& pool) const {
   IpSet set = state->ranges.usable;
   set.erase_all(reserved(state->ranges.family));
   set.erase_all(state->allocated);
+  const std::string prefix = keys::kQuarantine + pool + "/";
+  for (auto it = quarantine_.lower_bound(prefix);
+       it != quarantine_.end() && starts_with(it->first, prefix.c_str()); ++it)
+    if (auto ip = IpAddress::parse(it->second.record.ip); ip && ip->family() == set.family())
+      set.erase(ip->value());
   return available_cache_.emplace(pool, std::move(set)).first->second;
 }
 
@@ -315,6 +367,16 @@ PoolCounts ClusterState::counts(const std::string& pool) const {
   counts.reserved_in_use = reserved.in_use;
   // A reserved allocation outside the usable range (a straggler) must not wrap the count.
   counts.reserved = reserved.in_pool > reserved.in_use ? reserved.in_pool - reserved.in_use : 0;
+  // Quarantined: only what is otherwise free (a reserved or allocated address counts there).
+  const std::string prefix = keys::kQuarantine + pool + "/";
+  const IpSet& reserved_set = this->reserved(state->ranges.family);
+  for (auto it = quarantine_.lower_bound(prefix);
+       it != quarantine_.end() && starts_with(it->first, prefix.c_str()); ++it) {
+    auto ip = IpAddress::parse(it->second.record.ip);
+    if (ip && ip->family() == state->ranges.family && state->ranges.usable.contains(ip->value()) &&
+        !reserved_set.contains(ip->value()) && !state->allocated.contains(ip->value()))
+      ++counts.quarantined;
+  }
   counts.available = available(pool).size_saturating();
   return counts;
 }

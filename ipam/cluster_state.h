@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "ipam/conflict_model.h"
 #include "ipam/ip_set.h"
 #include "ipam/model.h"
 #include "ipam/store/store.h"
@@ -28,18 +29,25 @@ struct StoredAllocation {
   std::int64_t mod_revision = 0;
 };
 
+template <typename T>
+struct StoredRecord {
+  T record;
+  std::int64_t mod_revision = 0;
+};
+
 struct StoredAttachment {
   Attachment attachment;
   std::int64_t mod_revision = 0;
 };
 
 // Counts of a pool. total = ips - excludeIPs (Spiderpool's totalIPCount); the other three
-// partition it: total = allocated + reserved + available (+ quarantined, later).
+// partition it: total = allocated + reserved + quarantined + available.
 struct PoolCounts {
   std::uint64_t total = 0;
   std::uint64_t allocated = 0;        // held by an attachment (reserved or not)
   std::uint64_t reserved = 0;         // reserved and not allocated
   std::uint64_t reserved_in_use = 0;  // allocated and reserved since (the seed's "grandfathered")
+  std::uint64_t quarantined = 0;      // used by an outside host: not reserved, not allocated
   std::uint64_t available = 0;        // what a new allocation could get
 };
 
@@ -86,6 +94,18 @@ class ClusterState {
 
   const std::map<std::string, SpiderMultusConfig>& multus_configs() const { return multus_; }
 
+  // Conflict records by store key (conflicts/<ip>/<mac>), and quarantined addresses by store
+  // key (quarantine/<pool>/<ip>). A quarantined address is never available; an allocation
+  // that got it anyway (the two raced) counts as allocated, not quarantined.
+  const std::map<std::string, StoredRecord<ConflictRecord>>& conflicts() const {
+    return conflicts_;
+  }
+  const std::map<std::string, StoredRecord<QuarantineRecord>>& quarantine() const {
+    return quarantine_;
+  }
+  const StoredRecord<QuarantineRecord>* quarantined(const std::string& pool,
+                                                    const IpAddress& ip) const;
+
   const StoredAllocation* allocation(const IpAddress& ip) const;
   const StoredAttachment* attachment(const std::string& container_id,
                                      const std::string& ifname) const;
@@ -116,6 +136,9 @@ class ClusterState {
                       std::int64_t create_revision);
   void delete_allocation(const std::string& key, std::int64_t revision);
   void rebuild_reserved();
+  void put_quarantine(const std::string& key, const std::string& value, std::int64_t revision);
+  void delete_quarantine(const std::string& key);
+  bool is_quarantined(const std::string& pool, const PoolState& state, u128 value) const;
   void note_problem(const std::string& key, std::string message);
 
   std::int64_t revision_ = 0;
@@ -127,6 +150,8 @@ class ClusterState {
   std::map<std::pair<std::string, std::string>, StoredAttachment> attachments_;
   // Allocations whose pool is not (yet) known: kept so that counts are right once it is.
   std::map<std::string, StoredAllocation> orphan_allocations_;
+  std::map<std::string, StoredRecord<ConflictRecord>> conflicts_;
+  std::map<std::string, StoredRecord<QuarantineRecord>> quarantine_;
   // Per key: the last revision applied, including deletes (tombstones), for idempotence.
   std::map<std::string, std::int64_t> key_revisions_;
   std::int64_t pools_guard_ = 0;

@@ -1,7 +1,8 @@
 // ClusterState::counts keeps per-pool caches that allocation events adjust and pool or
 // reserved changes drop. A random sequence of raw store events (allocations in and out of
-// the usable range, reserved objects coming and going, the pool itself changing and being
-// deleted and re-created) must always give the counts a from-scratch computation gives.
+// the usable range, reserved objects and quarantine records coming and going, the pool itself
+// changing and being deleted and re-created) must always give the counts a from-scratch
+// computation gives.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -42,11 +43,20 @@ std::string allocation_json(int ip, const std::string& container) {
   return nlohmann::json(a).dump();
 }
 
+std::string quarantine_json(int ip) {
+  QuarantineRecord q;
+  q.ip = "10.0.0." + std::to_string(ip);
+  q.pool = "p";
+  q.mac = "02:00:00:00:00:01";
+  return nlohmann::json(q).dump();
+}
+
 struct Model {
   bool pool_exists = false;
   int first = 0, last = 0, excluded = 0;
   std::set<int> reserved;
   std::set<int> allocated;
+  std::set<int> quarantined;
 
   bool usable(int ip) const { return ip >= first && ip <= last && ip != excluded; }
 
@@ -59,7 +69,11 @@ struct Model {
       ++c.total;
       if (reserved.count(ip))
         ++reserved_in_pool;
-      else if (!allocated.count(ip))
+      else if (allocated.count(ip))
+        continue;
+      else if (quarantined.count(ip))
+        ++c.quarantined;
+      else
         ++c.available;
     }
     c.allocated = allocated.size();
@@ -106,6 +120,15 @@ TEST(ClusterStateCounts, RandomEventsMatchAFromScratchCount) {
           put(keys::reserved(name), reserved_json(name, ip));
           model.reserved.insert(ip);
         }
+      } else if (op < 7) {
+        std::string key = keys::quarantine("p", "10.0.0." + std::to_string(ip));
+        if (model.quarantined.count(ip)) {
+          del(key);
+          model.quarantined.erase(ip);
+        } else {
+          put(key, quarantine_json(ip));
+          model.quarantined.insert(ip);
+        }
       } else if (op < 13) {
         // Puts of an already allocated IP (a re-write) must not count it twice.
         put(keys::ip("p", "10.0.0." + std::to_string(ip)),
@@ -121,6 +144,7 @@ TEST(ClusterStateCounts, RandomEventsMatchAFromScratchCount) {
       ASSERT_EQ(got.allocated, want.allocated) << "step " << step;
       ASSERT_EQ(got.reserved_in_use, want.reserved_in_use) << "step " << step;
       ASSERT_EQ(got.reserved, want.reserved) << "step " << step;
+      ASSERT_EQ(got.quarantined, want.quarantined) << "step " << step;
       ASSERT_EQ(got.available, want.available) << "step " << step;
     }
     EXPECT_TRUE(state.problems().empty()) << state.problems().front().message;
