@@ -101,4 +101,69 @@ struct ipf_counter {
 	__u64 bytes; /* skb->len: the frame from the Ethernet header on */
 };
 
+/* ======================== Conflict watcher (bpf/watch.bpf.c) ========================
+ * Its ring-buffer record, dedup keys and counters. The watcher's maps are described in
+ * bpf/watch_maps.h; the C++ side checks this layout in agent/datapath/watch_abi_checks.cpp.
+ */
+
+/* What an event reports (ipf_watch_event.kind), RFC 5227 for ARP and RFC 4861/4862 for NDP.
+ * The values are those of the C++ enum WatchKind (agent/datapath/watch_event.h). */
+enum ipf_watch_kind {
+	IPF_WATCH_ARP_REQUEST = 0,	/* sender IP set and != target IP: claims the sender IP */
+	IPF_WATCH_ARP_REPLY = 1,	/* claims the sender IP */
+	IPF_WATCH_ARP_PROBE = 2,	/* request from 0.0.0.0: wants the target IP */
+	IPF_WATCH_ARP_ANNOUNCEMENT = 3, /* sender IP == target IP: claims it */
+	IPF_WATCH_NDP_NS = 4,		/* neighbour solicitation: claims its IPv6 source */
+	IPF_WATCH_NDP_NA = 5,		/* neighbour advertisement: claims its target */
+	IPF_WATCH_NDP_DAD = 6,		/* solicitation from :: (DAD): wants its target */
+	IPF_WATCH_KIND_COUNT = 7,
+};
+
+/* Slots of ipf_watch_cnt, a per-CPU array of __u64 (user space sums over CPUs). A frame
+ * that is neither ARP nor NS/NA is not counted at all. */
+enum ipf_watch_counter {
+	IPF_WATCH_CTR_SENT = 0,		/* events written to the ring buffer */
+	IPF_WATCH_CTR_SUPPRESSED = 1,	/* same (IP, MAC) reported less than the interval ago */
+	IPF_WATCH_CTR_LOST = 2,		/* ring buffer full: the event is gone, the frame not */
+	IPF_WATCH_CTR_MALFORMED = 3,	/* cut short or inconsistent where the watcher reads */
+	IPF_WATCH_CTR_OUT_OF_SCOPE = 4, /* claims an address outside every pool and reserved set */
+	IPF_WATCH_CTR_KIND_SENT = 5,	/* + enum ipf_watch_kind: events sent of that kind */
+	IPF_WATCH_CTR_COUNT = IPF_WATCH_CTR_KIND_SENT + IPF_WATCH_KIND_COUNT,
+};
+
+/* One ring-buffer record (ipf_watch_rb): who claims (or probes for) which address. */
+struct ipf_watch_event {
+	__u64 ktime_ns; /* bpf_ktime_get_ns() when the frame was seen: CLOCK_MONOTONIC */
+	__u32 ifindex;	/* the interface it arrived on */
+	__u16 vlan;	/* outermost 802.1Q/802.1ad VLAN ID, 0 when untagged */
+	__u8 kind;	/* enum ipf_watch_kind */
+	__u8 family;	/* IPF_FAMILY_V4 or IPF_FAMILY_V6 */
+	__u8 addr[16];	/* network byte order; IPv4 in addr[0..3], the rest zero */
+	__u8 mac[6];	/* the claimant's MAC */
+	__u8 pad[2];
+};
+
+/* ipf_watch_seen key: one (address, MAC) pair, and whether it was only probed for (ARP probe,
+ * DAD) or claimed: a host that probes and then announces is reported for both. Value: __u64,
+ * the ktime of the last event sent for the pair. */
+struct ipf_watch_seen_key {
+	__u8 addr[16];
+	__u8 mac[6];
+	__u8 family;
+	__u8 probe; /* 1: ARP probe or DAD, 0: any other kind */
+};
+
+/* ipf_watch_mac key: an address of either family. */
+struct ipf_watch_ip_key {
+	__u8 addr[16];
+	__u8 family;
+	__u8 pad[3];
+};
+
+/* ipf_watch_mac value: the MAC the last event for the address named. */
+struct ipf_watch_last_mac {
+	__u8 mac[6];
+	__u8 pad[2];
+};
+
 #endif /* IPFENCE_BPF_ABI_H */
