@@ -143,27 +143,23 @@ struct ipf_watch_event {
 	__u8 pad[2];
 };
 
-/* ipf_watch_seen key: one (address, MAC) pair, and whether it was only probed for (ARP probe,
- * DAD) or claimed: a host that probes and then announces is reported for both. Value: __u64,
- * the ktime of the last event sent for the pair. */
-struct ipf_watch_seen_key {
-	__u8 addr[16];
-	__u8 mac[6];
-	__u8 family;
-	__u8 probe; /* 1: ARP probe or DAD, 0: any other kind */
-};
-
-/* ipf_watch_mac key: an address of either family. */
+/* ipf_watch_seen key: an address of either family. */
 struct ipf_watch_ip_key {
 	__u8 addr[16];
 	__u8 family;
 	__u8 pad[3];
 };
 
-/* ipf_watch_mac value: the MAC the last event for the address named. */
-struct ipf_watch_last_mac {
+/* ipf_watch_seen value: the MAC the address's last event named, and when the last event for
+ * (address, that MAC) was sent, apart for probes (ARP probe, DAD) and claims (any other kind),
+ * so a host that probes and then announces is reported for both. 0: none yet. Dedup by
+ * (address, MAC) needs no more: a pair whose MAC is not the address's last is a MAC change,
+ * reported at once anyway. */
+struct ipf_watch_last {
 	__u8 mac[6];
 	__u8 pad[2];
+	__u64 claim_ns; /* bpf_ktime_get_ns() of the last claim event */
+	__u64 probe_ns; /* bpf_ktime_get_ns() of the last probe event */
 };
 
 #endif /* IPFENCE_BPF_ABI_H */

@@ -10,9 +10,11 @@
  *
  * Dedup, so that a chatty host or a flood costs user space little: an (address, MAC) pair is
  * reported again only after ipf_watch_dedup_ns, except that a claim with another MAC than the
- * address's last event is reported at once (a second host on the address is the news). A
- * reservation in the ring buffer that fails (full) is counted as lost and leaves the dedup
- * state alone, so the next frame of the pair tries again.
+ * address's last event is reported at once (a second host on the address is the news); probes
+ * and claims of a pair are deduplicated apart. One LRU entry per address holds all of it
+ * (abi.h struct ipf_watch_last), so a repeat costs one lookup. A reservation in the ring
+ * buffer that fails (full) is counted as lost and leaves the dedup state alone, so the next
+ * frame of the pair tries again.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -25,9 +27,8 @@
 
 /* The same sizes agent/datapath/watch_abi_checks.cpp asserts on the C++ side. */
 _Static_assert(sizeof(struct ipf_watch_event) == 40, "ipf_watch_event");
-_Static_assert(sizeof(struct ipf_watch_seen_key) == 24, "ipf_watch_seen_key");
 _Static_assert(sizeof(struct ipf_watch_ip_key) == 20, "ipf_watch_ip_key");
-_Static_assert(sizeof(struct ipf_watch_last_mac) == 8, "ipf_watch_last_mac");
+_Static_assert(sizeof(struct ipf_watch_last) == 24, "ipf_watch_last");
 
 /* How long an (address, MAC) pair stays quiet after an event. Set by the agent between open
  * and load; 0 reports every frame. */
@@ -69,27 +70,23 @@ static __always_inline int in_scope(const struct ipf_watch_claim *cl)
 
 static __always_inline void report(struct __sk_buff *skb, const struct ipf_watch_claim *cl)
 {
-	struct ipf_watch_seen_key seen = {
-	    .family = cl->family,
-	    .probe = cl->kind == IPF_WATCH_ARP_PROBE || cl->kind == IPF_WATCH_NDP_DAD,
-	};
+	const int probe = cl->kind == IPF_WATCH_ARP_PROBE || cl->kind == IPF_WATCH_NDP_DAD;
 	struct ipf_watch_ip_key ip = {.family = cl->family};
-	struct ipf_watch_last_mac mac = {};
-	struct ipf_watch_last_mac *last;
+	struct ipf_watch_last *last;
 	struct ipf_watch_event *ev;
 	__u64 now = bpf_ktime_get_ns();
-	__u64 *when;
-	int mac_changed;
+	__u64 *when = NULL;
 
-	__builtin_memcpy(seen.addr, cl->addr, 16);
-	__builtin_memcpy(seen.mac, cl->mac, ETH_ALEN);
 	__builtin_memcpy(ip.addr, cl->addr, 16);
-	last = bpf_map_lookup_elem(&ipf_watch_mac, &ip);
-	mac_changed = last && !mac_equal(last->mac, cl->mac);
-	when = bpf_map_lookup_elem(&ipf_watch_seen, &seen);
-	if (!mac_changed && when && now - *when < ipf_watch_dedup_ns) {
-		count(IPF_WATCH_CTR_SUPPRESSED);
-		return;
+	last = bpf_map_lookup_elem(&ipf_watch_seen, &ip);
+	/* Same MAC as the address's last event: a repeat unless the interval is over. Another
+	 * MAC (or a first sighting): reported at once. */
+	if (last && mac_equal(last->mac, cl->mac)) {
+		when = probe ? &last->probe_ns : &last->claim_ns;
+		if (*when && now - *when < ipf_watch_dedup_ns) {
+			count(IPF_WATCH_CTR_SUPPRESSED);
+			return;
+		}
 	}
 
 	ev = bpf_ringbuf_reserve(&ipf_watch_rb, sizeof(*ev), 0);
@@ -109,10 +106,19 @@ static __always_inline void report(struct __sk_buff *skb, const struct ipf_watch
 	/* Default wakeup: the reader is woken only when it has caught up, so a burst costs one. */
 	bpf_ringbuf_submit(ev, 0);
 
-	bpf_map_update_elem(&ipf_watch_seen, &seen, &now, BPF_ANY);
-	if (!last || mac_changed) {
-		__builtin_memcpy(mac.mac, cl->mac, ETH_ALEN);
-		bpf_map_update_elem(&ipf_watch_mac, &ip, &mac, BPF_ANY);
+	if (when) {
+		/* In place: no update call. Two CPUs racing on one address, or an LRU entry
+		 * recycled under us, cost at worst one event too many or too few. */
+		*when = now;
+	} else {
+		struct ipf_watch_last fresh = {};
+
+		__builtin_memcpy(fresh.mac, cl->mac, ETH_ALEN);
+		if (probe)
+			fresh.probe_ns = now;
+		else
+			fresh.claim_ns = now;
+		bpf_map_update_elem(&ipf_watch_seen, &ip, &fresh, BPF_ANY);
 	}
 	count(IPF_WATCH_CTR_SENT);
 	count(IPF_WATCH_CTR_KIND_SENT + cl->kind);

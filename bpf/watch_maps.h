@@ -28,25 +28,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ipf_watch_rb SEC(".maps");
 
-/* When each (address, MAC, probe?) was last reported. key struct ipf_watch_seen_key, value
- * __u64 ktime ns. LRU: a flood of new pairs evicts old ones instead of failing. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct ipf_watch_seen_key);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ipf_watch_seen SEC(".maps");
-
-/* The MAC each address was last reported with, to report a change at once. key struct
- * ipf_watch_ip_key, value struct ipf_watch_last_mac. */
+/* Dedup: per address, the MAC of its last event and when the last probe and claim events for
+ * (address, that MAC) were sent. key struct ipf_watch_ip_key, value struct ipf_watch_last.
+ * LRU: a flood of new addresses evicts the least recently seen instead of failing; keyed by
+ * address, not by (address, MAC), so a flood of new MACs for one address takes one entry. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct ipf_watch_ip_key);
-	__type(value, struct ipf_watch_last_mac);
+	__type(value, struct ipf_watch_last);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} ipf_watch_mac SEC(".maps");
+} ipf_watch_seen SEC(".maps");
 
 /* Counters. key __u32 enum ipf_watch_counter, value __u64 per CPU. */
 struct {

@@ -37,12 +37,6 @@
  * (or the Ethernet source) stands. */
 #define IPF_WATCH_MAX_NDP_OPTS 8
 
-static __always_inline int watch_is_ipv6_ext(__u8 nexthdr)
-{
-	return nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
-	       nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_AH || nexthdr == IPPROTO_FRAGMENT;
-}
-
 /* The IPv6 frame at cl->l3_off: returns IPF_WATCH_REPORT with *cl filled for an NS/NA,
  * else IPF_WATCH_IGNORE or IPF_WATCH_MALFORMED. cl->mac holds the Ethernet source on entry. */
 __noinline int watch_parse_ndp(struct __sk_buff *skb, struct ipf_watch_claim *cl)

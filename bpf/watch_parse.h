@@ -2,7 +2,7 @@
  * or NDP frame claims (or probes for), who claims it, which kind of frame it is, and the
  * outermost VLAN ID. The Ethernet, VLAN and ARP part is read here, in place, with the guard's
  * cursor (parse.h: cursor_take and its header structs, used as they are: nothing here changes
- * how the guard parses); IPv6 is handed on to watch_ndp.h.
+ * how the guard parses); ICMPv6 and IPv6 with extension headers go on to watch_ndp.h.
  *
  * Which address and which MAC (WatchEvent in agent/datapath/watch_event.h says the same):
  *   ARP request, reply, announcement: the sender IP; probe (sender 0.0.0.0): the target IP.
@@ -27,6 +27,8 @@
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ipv6.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -52,6 +54,12 @@ struct ipf_watch_claim {
 	__u16 vlan;   /* outermost VLAN ID found in the frame, 0 if none */
 	__u16 l3_off; /* IPF_WATCH_IPV6: where the IPv6 header starts */
 };
+
+static __always_inline int watch_is_ipv6_ext(__u8 nexthdr)
+{
+	return nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
+	       nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_AH || nexthdr == IPPROTO_FRAGMENT;
+}
 
 static __always_inline enum ipf_watch_parse watch_parse_arp(struct ipf_cursor *c,
 							    struct ipf_watch_claim *cl)
@@ -125,9 +133,18 @@ static __always_inline enum ipf_watch_parse watch_parse_frame(void *data, void *
 	switch (proto) {
 	case bpf_htons(ETH_P_ARP):
 		return watch_parse_arp(&c, cl);
-	case bpf_htons(ETH_P_IPV6):
+	case bpf_htons(ETH_P_IPV6): {
+		struct ipv6hdr *ip6 = cursor_take(&c, sizeof(*ip6));
+
+		/* Most IPv6 is neither ICMPv6 nor behind extension headers: settled here, without
+		 * watch_parse_ndp()'s call and copies. Anything else (a short header included) is
+		 * its to judge. */
+		if (ip6 && ip6->version == 6 && ip6->nexthdr != IPPROTO_ICMPV6 &&
+		    !watch_is_ipv6_ext(ip6->nexthdr))
+			return IPF_WATCH_IGNORE;
 		cl->l3_off = off;
 		return IPF_WATCH_IPV6;
+	}
 	case bpf_htons(ETH_P_8021Q):
 	case bpf_htons(ETH_P_8021AD):
 		return IPF_WATCH_MALFORMED; /* a third tag: see IPF_MAX_VLAN_TAGS */

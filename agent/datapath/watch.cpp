@@ -174,8 +174,6 @@ bpf_map* Watcher::Impl::map(WatchMap which) const {
       return skel->maps.ipf_watch_rb;
     case WatchMap::seen:
       return skel->maps.ipf_watch_seen;
-    case WatchMap::last_mac:
-      return skel->maps.ipf_watch_mac;
     case WatchMap::counters:
       return skel->maps.ipf_watch_cnt;
     case WatchMap::pools_v4:
@@ -215,7 +213,6 @@ Result<std::unique_ptr<Watcher>> Watcher::open(const WatchOptions& options) {
   } own[] = {
       {WatchMap::events, options.ringbuf_bytes},
       {WatchMap::seen, options.dedup_entries},
-      {WatchMap::last_mac, options.dedup_entries},
       {WatchMap::counters, 0},  // 0: the number of slots, fixed by the ABI
   };
   for (const auto& m : own) {

@@ -60,8 +60,8 @@ struct WatchOptions {
   // An (IP, MAC) pair is reported again only after this long; a new MAC for an IP at once.
   // Compiled into the program's rodata: changing it takes a new open() and attach().
   std::chrono::nanoseconds dedup_interval = std::chrono::seconds(10);
-  // Entries of each dedup LRU ((IP, MAC) pairs, and IPs): beyond it the least recently seen
-  // are forgotten (and would be reported again), never refused.
+  // Addresses the dedup LRU remembers (one entry each, whatever its MACs): beyond it the
+  // least recently seen are forgotten (and would be reported again), never refused.
   std::uint32_t dedup_entries = 16384;
   // Ring buffer size in bytes: a power of 2, at least a page. Each event takes 48 bytes; the
   // default holds about 21,800, e.g. 0.2 s of a 100,000 frames/s flood of new pairs.
@@ -101,8 +101,7 @@ using WatchCallback = std::function<void(const WatchEvent&)>;
 
 enum class WatchMap {
   events,    // ring buffer
-  seen,      // LRU (IP, MAC, probe?) -> last report
-  last_mac,  // LRU IP -> MAC of its last event
+  seen,      // LRU IP -> MAC of its last event, when its last claim/probe event was sent
   counters,  // per-CPU array
   pools_v4,  // the guard's tries, shared
   pools_v6,

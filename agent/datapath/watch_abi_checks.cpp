@@ -22,20 +22,16 @@ IPF_CHECK_OFFSET(ipf_watch_event, pad, 38);
 // Ring-buffer records are 8-byte aligned: no tail padding the kernel would not copy.
 static_assert(sizeof(struct ipf_watch_event) % 8 == 0, "ipf_watch_event is whole u64s");
 
-IPF_CHECK_SIZE(ipf_watch_seen_key, 24);
-IPF_CHECK_OFFSET(ipf_watch_seen_key, addr, 0);
-IPF_CHECK_OFFSET(ipf_watch_seen_key, mac, 16);
-IPF_CHECK_OFFSET(ipf_watch_seen_key, family, 22);
-IPF_CHECK_OFFSET(ipf_watch_seen_key, probe, 23);
-
 IPF_CHECK_SIZE(ipf_watch_ip_key, 20);
 IPF_CHECK_OFFSET(ipf_watch_ip_key, addr, 0);
 IPF_CHECK_OFFSET(ipf_watch_ip_key, family, 16);
 IPF_CHECK_OFFSET(ipf_watch_ip_key, pad, 17);
 
-IPF_CHECK_SIZE(ipf_watch_last_mac, 8);
-IPF_CHECK_OFFSET(ipf_watch_last_mac, mac, 0);
-IPF_CHECK_OFFSET(ipf_watch_last_mac, pad, 6);
+IPF_CHECK_SIZE(ipf_watch_last, 24);
+IPF_CHECK_OFFSET(ipf_watch_last, mac, 0);
+IPF_CHECK_OFFSET(ipf_watch_last, pad, 6);
+IPF_CHECK_OFFSET(ipf_watch_last, claim_ns, 8);
+IPF_CHECK_OFFSET(ipf_watch_last, probe_ns, 16);
 
 namespace {
 

@@ -59,14 +59,14 @@ TEST_F(WatchPinTest, SharesTheGuardsTriesPinsItsOwnMapsAndIsAdopted) {
     ASSERT_TRUE(w.ok()) << w.error().message;
     Watcher& watcher = **w;
     EXPECT_TRUE((*w)->warnings().empty());
-    for (const char* name : {"ipf_watch_rb", "ipf_watch_seen", "ipf_watch_mac", "ipf_watch_cnt"})
+    for (const char* name : {"ipf_watch_rb", "ipf_watch_seen", "ipf_watch_cnt"})
       EXPECT_TRUE(pinned(name)) << name;
     // The guard's maps themselves, not copies.
     EXPECT_EQ(id_of(watcher.map_fd(WatchMap::pools_v4)), guard->map_id(GuardMap::pools_v4));
     EXPECT_EQ(id_of(watcher.map_fd(WatchMap::pools_v6)), guard->map_id(GuardMap::pools_v6));
     EXPECT_EQ(id_of(watcher.map_fd(WatchMap::reserved_v4)), guard->map_id(GuardMap::reserved_v4));
     EXPECT_EQ(id_of(watcher.map_fd(WatchMap::reserved_v6)), guard->map_id(GuardMap::reserved_v6));
-    for (WatchMap m : {WatchMap::events, WatchMap::seen, WatchMap::last_mac, WatchMap::counters})
+    for (WatchMap m : {WatchMap::events, WatchMap::seen, WatchMap::counters})
       own_ids[m] = id_of(watcher.map_fd(m));
 
     // A range the guard learns after the watcher loaded is in scope at once.
