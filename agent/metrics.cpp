@@ -14,7 +14,8 @@
 namespace ipfence::agent {
 namespace {
 
-constexpr std::array<const char*, 4> kPoolStates{"total", "allocated", "reserved", "available"};
+constexpr std::array<const char*, 5> kPoolStates{"total", "allocated", "reserved", "quarantined",
+                                                 "available"};
 
 // Allocation takes tens of microseconds in memory and about a millisecond with an fsync;
 // Spiderpool's buckets (0.1 s .. 15 s) would put every observation in the first one.
@@ -39,13 +40,27 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                               .Add({}, kDurationBuckets);
   pool_ips_ = &prometheus::BuildGauge()
                    .Name("ipfence_pool_ips")
-                   .Help("IPs of a pool by state: total = allocated + reserved + available")
+                   .Help(
+                       "IPs of a pool by state: total = allocated + reserved + quarantined + "
+                       "available")
                    .Register(*registry_);
+  quarantined_ips_ = &prometheus::BuildGauge()
+                          .Name("ipfence_quarantined_ips")
+                          .Help(
+                              "IPs of a pool that outside hosts use: never allocated until "
+                              "released")
+                          .Register(*registry_);
   conflist_errors_ = &prometheus::BuildCounter()
                           .Name("ipfence_cni_conflist_errors_total")
                           .Help("CNI conflists that could not be rendered or written")
                           .Register(*registry_)
                           .Add({});
+  store_up_ = &prometheus::BuildGauge()
+                   .Name("ipfence_store_up")
+                   .Help("1 while the store (etcd, file) answers, 0 while it cannot be reached")
+                   .Register(*registry_)
+                   .Add({});
+  store_up_->Set(1);
   prometheus::BuildGauge()
       .Name("ipfence_build_info")
       .Help("Version of the running agent")
@@ -73,17 +88,21 @@ void Metrics::refresh_pools(const ipam::ClusterState& state) {
       ++it;
       continue;
     }
-    for (prometheus::Gauge* gauge : it->second) pool_ips_->Remove(gauge);
+    for (std::size_t i = 0; i < kPoolStates.size(); ++i) pool_ips_->Remove(it->second[i]);
+    quarantined_ips_->Remove(it->second[kPoolStates.size()]);
     it = pool_gauges_.erase(it);
   }
   for (const auto& [name, pool] : state.pools()) {
     auto [it, inserted] = pool_gauges_.try_emplace(name);
-    if (inserted)
+    if (inserted) {
       for (std::size_t i = 0; i < kPoolStates.size(); ++i)
         it->second[i] = &pool_ips_->Add({{"pool", name}, {"state", kPoolStates[i]}});
+      it->second[kPoolStates.size()] = &quarantined_ips_->Add({{"pool", name}});
+    }
     const ipam::PoolCounts counts = state.counts(name);
-    const std::array<std::uint64_t, 4> values{counts.total, counts.allocated, counts.reserved,
-                                              counts.available};
+    const std::array<std::uint64_t, 6> values{counts.total,     counts.allocated,
+                                              counts.reserved,  counts.quarantined,
+                                              counts.available, counts.quarantined};
     for (std::size_t i = 0; i < values.size(); ++i)
       it->second[i]->Set(static_cast<double>(values[i]));
   }
@@ -91,6 +110,10 @@ void Metrics::refresh_pools(const ipam::ClusterState& state) {
 
 void Metrics::count_conflist_error() {
   conflist_errors_->Increment();
+}
+
+void Metrics::set_store_up(bool up) {
+  store_up_->Set(up ? 1 : 0);
 }
 
 std::string Metrics::render() const {

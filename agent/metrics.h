@@ -42,10 +42,13 @@ class Metrics {
                           std::chrono::nanoseconds took);
   // ipfence_ipam_releases_total{pool}: one per pool an attachment released IPs from.
   void count_release(const std::string& pool);
-  // ipfence_pool_ips{pool,state}: set from the view; series of deleted pools are removed.
+  // ipfence_pool_ips{pool,state} and ipfence_quarantined_ips{pool}: set from the view; series
+  // of deleted pools are removed.
   void refresh_pools(const ipam::ClusterState& state);
   // ipfence_cni_conflist_errors_total: conflists that could not be rendered or written.
   void count_conflist_error();
+  // ipfence_store_up: 1 while the store answers, 0 while it cannot be reached.
+  void set_store_up(bool up);
 
   // The text exposition format, as /metrics serves it.
   std::string render() const;
@@ -56,11 +59,14 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* releases_;
   prometheus::Histogram* allocation_duration_;
   prometheus::Family<prometheus::Gauge>* pool_ips_;
+  prometheus::Family<prometheus::Gauge>* quarantined_ips_;
   prometheus::Counter* conflist_errors_;
+  prometheus::Gauge* store_up_;
 
   std::mutex mu_;  // guards pool_gauges_ against concurrent refreshes
-  // total, allocated, reserved, available
-  std::map<std::string, std::array<prometheus::Gauge*, 4>> pool_gauges_;
+  // ipfence_pool_ips{state=} total, allocated, reserved, quarantined, available; then
+  // ipfence_quarantined_ips
+  std::map<std::string, std::array<prometheus::Gauge*, 6>> pool_gauges_;
 };
 
 // The HTTP endpoint serving /metrics (civetweb, through prometheus-cpp's Exposer).

@@ -214,6 +214,15 @@ const StoredRecord<QuarantineRecord>* ClusterState::quarantined(const std::strin
   return it == quarantine_.end() ? nullptr : &it->second;
 }
 
+std::size_t ClusterState::quarantined_count(const std::string& pool) const {
+  const std::string prefix = keys::kQuarantine + pool + "/";
+  std::size_t n = 0;
+  for (auto it = quarantine_.lower_bound(prefix);
+       it != quarantine_.end() && starts_with(it->first, prefix.c_str()); ++it)
+    ++n;
+  return n;
+}
+
 bool ClusterState::is_quarantined(const std::string& pool, const PoolState& state,
                                   u128 value) const {
   if (quarantine_.empty()) return false;

@@ -105,6 +105,8 @@ class ClusterState {
   }
   const StoredRecord<QuarantineRecord>* quarantined(const std::string& pool,
                                                     const IpAddress& ip) const;
+  // Quarantine entries of one pool (whatever their addresses' state).
+  std::size_t quarantined_count(const std::string& pool) const;
 
   const StoredAllocation* allocation(const IpAddress& ip) const;
   const StoredAttachment* attachment(const std::string& container_id,

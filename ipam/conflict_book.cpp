@@ -19,15 +19,6 @@ Result<T> decode(const store::KeyValue& kv) {
   }
 }
 
-std::size_t quarantined_in_pool(const ClusterState& state, const std::string& pool) {
-  const std::string prefix = keys::kQuarantine + pool + "/";
-  std::size_t n = 0;
-  for (auto it = state.quarantine().lower_bound(prefix);
-       it != state.quarantine().end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
-    ++n;
-  return n;
-}
-
 }  // namespace
 
 std::string_view quarantine_outcome_name(ConflictBook::QuarantineOutcome outcome) {
@@ -78,7 +69,7 @@ Result<ConflictRecord> ConflictBook::record(const Sighting& s) {
 }
 
 Result<ConflictBook::QuarantineOutcome> ConflictBook::quarantine(const Sighting& s,
-                                                                 const ClusterState& state,
+                                                                 std::size_t in_pool,
                                                                  std::size_t max_per_pool) {
   const std::string key = keys::quarantine(s.pool, s.ip);
   const std::string ip_key = keys::ip(s.pool, s.ip);
@@ -92,8 +83,7 @@ Result<ConflictBook::QuarantineOutcome> ConflictBook::quarantine(const Sighting&
       IPF_ASSIGN_OR_RETURN(record, decode<QuarantineRecord>(*existing));
       txn.compares.push_back(store::Compare::unchanged(key, existing->mod_revision));
     } else {
-      if (quarantined_in_pool(state, s.pool) >= max_per_pool)
-        return QuarantineOutcome::limit_reached;
+      if (in_pool >= max_per_pool) return QuarantineOutcome::limit_reached;
       record.ip = s.ip;
       record.pool = s.pool;
       record.node = s.node;
@@ -114,10 +104,10 @@ Result<ConflictBook::QuarantineOutcome> ConflictBook::quarantine(const Sighting&
 }
 
 Result<std::vector<QuarantineRecord>> ConflictBook::release_quiet(
-    const ClusterState& state, std::chrono::seconds quiet,
+    const QuarantineMap& quarantine, std::chrono::seconds quiet,
     std::chrono::system_clock::time_point now) {
   std::vector<QuarantineRecord> released;
-  for (const auto& [key, stored] : state.quarantine()) {
+  for (const auto& [key, stored] : quarantine) {
     auto last = parse_rfc3339(stored.record.last_seen);
     // An unreadable time is treated as "seen now": never released by accident.
     if (!last || now - *last < quiet) continue;

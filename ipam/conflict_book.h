@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -48,12 +49,15 @@ class ConflictBook {
     limit_reached,  // the pool has `max_per_pool` entries already: not quarantined
   };
   // Quarantines sighting.ip in sighting.pool unless a pod holds it or the pool already has
-  // `max_per_pool` quarantined addresses (a flood of random senders must not empty a pool).
-  Result<QuarantineOutcome> quarantine(const Sighting& sighting, const ClusterState& state,
+  // `max_per_pool` quarantined addresses (a flood of random senders must not empty a pool);
+  // `in_pool` is how many it has now (ClusterState::quarantined_count).
+  Result<QuarantineOutcome> quarantine(const Sighting& sighting, std::size_t in_pool,
                                        std::size_t max_per_pool);
 
-  // Deletes quarantine entries whose last sighting is older than `quiet`; returns their IPs.
-  Result<std::vector<QuarantineRecord>> release_quiet(const ClusterState& state,
+  // Deletes the entries of `quarantine` (ClusterState::quarantine(), or a copy of it) whose
+  // last sighting is older than `quiet`; returns them.
+  using QuarantineMap = std::map<std::string, StoredRecord<QuarantineRecord>>;
+  Result<std::vector<QuarantineRecord>> release_quiet(const QuarantineMap& quarantine,
                                                       std::chrono::seconds quiet,
                                                       std::chrono::system_clock::time_point now);
 

@@ -76,7 +76,7 @@ TEST_F(ConflictBookTest, SightingsOfOneIpAndMacAreCountedInOneRecord) {
 }
 
 TEST_F(ConflictBookTest, AQuarantinedIpIsSkippedRefusedAndCountedUntilReleased) {
-  auto q = book_.quarantine(squatter("10.6.168.131"), state(), 16);
+  auto q = book_.quarantine(squatter("10.6.168.131"), state().quarantined_count("test-ippool"), 16);
   ASSERT_TRUE(q.ok()) << q.error().message;
   EXPECT_EQ(*q, ConflictBook::QuarantineOutcome::quarantined);
 
@@ -118,9 +118,11 @@ TEST_F(ConflictBookTest, AQuarantinedIpIsSkippedRefusedAndCountedUntilReleased) 
 
 TEST_F(ConflictBookTest, AQuarantineIsRefreshedByNewSightings) {
   auto t0 = std::chrono::system_clock::time_point(1'800'000'000s);
-  ASSERT_EQ(*book_.quarantine(squatter("10.6.168.132", t0), state(), 16),
-            ConflictBook::QuarantineOutcome::quarantined);
-  ASSERT_EQ(*book_.quarantine(squatter("10.6.168.132", t0 + 30s), state(), 16),
+  ASSERT_EQ(
+      *book_.quarantine(squatter("10.6.168.132", t0), state().quarantined_count("test-ippool"), 16),
+      ConflictBook::QuarantineOutcome::quarantined);
+  ASSERT_EQ(*book_.quarantine(squatter("10.6.168.132", t0 + 30s),
+                              state().quarantined_count("test-ippool"), 16),
             ConflictBook::QuarantineOutcome::refreshed);
   const auto& q = state().quarantine().at("quarantine/test-ippool/10.6.168.132").record;
   EXPECT_EQ(q.since, rfc3339(t0));
@@ -129,30 +131,39 @@ TEST_F(ConflictBookTest, AQuarantineIsRefreshedByNewSightings) {
 
 TEST_F(ConflictBookTest, AnIpAPodHoldsIsNeverQuarantined) {
   ASSERT_EQ(allocate_ip("a", {"test-ippool"}), "10.6.168.131");
-  auto q = book_.quarantine(squatter("10.6.168.131"), state(), 16);
+  auto q = book_.quarantine(squatter("10.6.168.131"), state().quarantined_count("test-ippool"), 16);
   ASSERT_TRUE(q.ok()) << q.error().message;
   EXPECT_EQ(*q, ConflictBook::QuarantineOutcome::held);
   EXPECT_TRUE(state().quarantine().empty());
 }
 
 TEST_F(ConflictBookTest, APoolIsNotQuarantinedBeyondItsLimit) {
-  ASSERT_EQ(*book_.quarantine(squatter("10.6.168.131"), state(), 2),
-            ConflictBook::QuarantineOutcome::quarantined);
-  ASSERT_EQ(*book_.quarantine(squatter("10.6.168.132"), state(), 2),
-            ConflictBook::QuarantineOutcome::quarantined);
-  EXPECT_EQ(*book_.quarantine(squatter("10.6.168.133"), state(), 2),
-            ConflictBook::QuarantineOutcome::limit_reached);
+  ASSERT_EQ(
+      *book_.quarantine(squatter("10.6.168.131"), state().quarantined_count("test-ippool"), 2),
+      ConflictBook::QuarantineOutcome::quarantined);
+  ASSERT_EQ(
+      *book_.quarantine(squatter("10.6.168.132"), state().quarantined_count("test-ippool"), 2),
+      ConflictBook::QuarantineOutcome::quarantined);
+  EXPECT_EQ(
+      *book_.quarantine(squatter("10.6.168.133"), state().quarantined_count("test-ippool"), 2),
+      ConflictBook::QuarantineOutcome::limit_reached);
   // Refreshing one already quarantined is not limited.
-  EXPECT_EQ(*book_.quarantine(squatter("10.6.168.131"), state(), 2),
-            ConflictBook::QuarantineOutcome::refreshed);
+  EXPECT_EQ(
+      *book_.quarantine(squatter("10.6.168.131"), state().quarantined_count("test-ippool"), 2),
+      ConflictBook::QuarantineOutcome::refreshed);
   EXPECT_EQ(state().counts("test-ippool").quarantined, 2u);
 }
 
 TEST_F(ConflictBookTest, AQuietPeriodReleasesOnlyWhatWasNotSeenSince) {
   auto t0 = std::chrono::system_clock::time_point(1'800'000'000s);
-  ASSERT_TRUE(book_.quarantine(squatter("10.6.168.131", t0), state(), 16).ok());
-  ASSERT_TRUE(book_.quarantine(squatter("10.6.168.132", t0 + 500s), state(), 16).ok());
-  auto released = book_.release_quiet(state(), 600s, t0 + 601s);
+  ASSERT_TRUE(
+      book_.quarantine(squatter("10.6.168.131", t0), state().quarantined_count("test-ippool"), 16)
+          .ok());
+  ASSERT_TRUE(book_
+                  .quarantine(squatter("10.6.168.132", t0 + 500s),
+                              state().quarantined_count("test-ippool"), 16)
+                  .ok());
+  auto released = book_.release_quiet(state().quarantine(), 600s, t0 + 601s);
   ASSERT_TRUE(released.ok()) << released.error().message;
   ASSERT_EQ(released->size(), 1u);
   EXPECT_EQ(released->front().ip, "10.6.168.131");
