@@ -37,9 +37,9 @@ struct Watcher::Impl {
   // never moves: Watcher is held by unique_ptr and is not movable).
   RingBuffer ring;
 
-  // Interface names by ifindex, from attach(): what WatchEvent::master says. Read by the
-  // reader thread, written by the owner.
-  mutable std::mutex names_mu;
+  // Interface names by ifindex, from attach() (and looked up once for others): what
+  // WatchEvent::master says. Used by the reader thread and the owner.
+  std::mutex names_mu;
   std::map<std::uint32_t, std::string> names;
 
   // The callback the ring buffer's records go to while a poll or the reader runs.
@@ -54,7 +54,7 @@ struct Watcher::Impl {
   std::atomic<std::uint64_t> callback_failures{0};
 
   bpf_map* map(WatchMap which) const;
-  std::string master_name(std::uint32_t ifindex) const;
+  std::string master_name(std::uint32_t ifindex);
   // libbpf's ring_buffer_sample_fn: decodes one record and calls *current.
   static int on_record(void* ctx, void* data, std::size_t size);
   void read_loop();

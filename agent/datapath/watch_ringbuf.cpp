@@ -26,17 +26,19 @@ void RingBufferDeleter::operator()(ring_buffer* rb) const {
   ring_buffer__free(rb);
 }
 
-std::string Watcher::Impl::master_name(std::uint32_t ifindex) const {
-  {
-    const std::lock_guard lock(names_mu);
-    const auto it = names.find(ifindex);
-    if (it != names.end()) return it->second;
-  }
+std::string Watcher::Impl::master_name(std::uint32_t ifindex) {
+  const std::lock_guard lock(names_mu);
+  const auto it = names.find(ifindex);
+  if (it != names.end()) return it->second;
   // A filter this object did not attach (an earlier agent's, still on a master): the name in
-  // the reader's namespace, which is the agent's own.
+  // the reader's namespace, which is the agent's own. Kept, as a syscall per event would
+  // cost the reader more than everything else it does (ifindexes are not reused soon).
   char name[IF_NAMESIZE] = {};
-  if (::if_indextoname(ifindex, name) != nullptr) return name;
-  return "ifindex " + std::to_string(ifindex);
+  std::string found = ::if_indextoname(ifindex, name) != nullptr
+                          ? std::string(name)
+                          : "ifindex " + std::to_string(ifindex);
+  names.emplace(ifindex, found);
+  return found;
 }
 
 int Watcher::Impl::on_record(void* ctx, void* data, std::size_t size) {

@@ -6,12 +6,15 @@
 // written meanwhile wait in the pinned ring buffer for the next one, which replaces the filter
 // in place; detach removes only ours. Namespaces (and their links) and the bpffs go away with
 // the test objects, also on failure.
+#include <bpf/bpf.h>
 #include <gtest/gtest.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -92,6 +95,29 @@ Mac link_mac(const TestNetns& ns, const std::string& ifname) {
   });
   EXPECT_TRUE(st.ok()) << st.error().message;
   return m;
+}
+
+// Sends one frame (Ethernet header included) out of `ifname` in `ns`; 0 or the errno.
+int send_raw(const TestNetns& ns, const std::string& ifname, const Bytes& frame) {
+  int result = 0;
+  const Status st = run_in_netns(ns.path(), [&]() -> Status {
+    agent::UniqueFd sock(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));  // 0: receives none
+    if (!sock) {
+      result = errno;
+      return {};
+    }
+    sockaddr_ll to{};
+    to.sll_family = AF_PACKET;
+    to.sll_ifindex = static_cast<int>(::if_nametoindex(ifname.c_str()));
+    to.sll_halen = 6;
+    std::copy(frame.begin(), frame.begin() + 6, to.sll_addr);
+    const ssize_t n = ::sendto(sock.get(), frame.data(), frame.size(), 0,
+                               reinterpret_cast<sockaddr*>(&to), sizeof(to));
+    result = n == static_cast<ssize_t>(frame.size()) ? 0 : errno;
+    return {};
+  });
+  EXPECT_TRUE(st.ok()) << st.error().message;
+  return result;
 }
 
 class WatchAttachTest : public ::testing::Test {
@@ -240,6 +266,71 @@ TEST_F(WatchAttachTest, FramesFromTheWireReachTheCallbackAndPassUnchanged) {
   EXPECT_EQ(c->delivered, c->sent);
   EXPECT_GE(c->sent_of(WatchKind::arp_request), 1u);
   EXPECT_GE(c->sent_of(WatchKind::ndp_dad), 1u);
+}
+
+TEST_F(WatchAttachTest, TaggedFramesCarryTheirOutermostVlanId) {
+  // On a real ingress path the kernel takes the outer tag out of the frame before TC runs
+  // (skb->vlan_tci); an inner tag stays in the frame. Sent raw: this kernel has no VLAN
+  // devices to send them with.
+  auto w = Watcher::open(options());
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  ASSERT_TRUE((*w)->attach(master()).ok());
+  EventSink sink;
+  ASSERT_TRUE((*w)->start(std::ref(sink)).ok());
+  // frame_builder numbers the tags' VLAN IDs 100, 101 from the outside in.
+  ASSERT_EQ(send_raw(outside_, "ipfw1",
+                     arp_frame(L2{outside_mac_, {kEthVlan}}, 1, ip("10.1.0.70"), ip("10.1.0.1"))),
+            0);
+  auto tagged = sink.wait_for(WatchKind::arp_request, ip("10.1.0.70"));
+  ASSERT_TRUE(tagged.has_value());
+  EXPECT_EQ(tagged->vlan, 100);
+  ASSERT_EQ(send_raw(outside_, "ipfw1",
+                     arp_frame(L2{outside_mac_, {kEthQinQ, kEthVlan}}, 2, ip("10.1.0.71"),
+                               ip("10.1.0.1"))),
+            0);
+  auto qinq = sink.wait_for(WatchKind::arp_reply, ip("10.1.0.71"));
+  ASSERT_TRUE(qinq.has_value());
+  EXPECT_EQ(qinq->vlan, 100);  // the S-tag's, from skb->vlan_tci; the C-tag says 101
+  const Bytes ns = ndp_message(L2{outside_mac_, {kEthQinQ, kEthVlan}}, kNdpNeighborSolicit,
+                               ip("fd00:1::72"), ip("fd00:1::1"), lladdr_option(1, kOptionMac));
+  ASSERT_EQ(send_raw(outside_, "ipfw1", ns), 0);
+  auto solicitation = sink.wait_for(WatchKind::ndp_ns, ip("fd00:1::72"));
+  ASSERT_TRUE(solicitation.has_value());
+  EXPECT_EQ(solicitation->vlan, 100);
+  EXPECT_EQ(solicitation->mac, kOptionMac);
+}
+
+TEST_F(WatchAttachTest, TheNextIngressFilterStillRuns) {
+  // TC_ACT_UNSPEC means "no opinion": a filter after ours still decides. Had the watcher
+  // returned TC_ACT_OK, the drop filter below would never run and the node would answer.
+  auto w = Watcher::open(options());
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  ASSERT_TRUE((*w)->attach(master()).ok());
+  // Someone else's filter after ours (priority 2): a two-instruction program that drops all.
+  const bpf_insn drop_all[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, TC_ACT_SHOT},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  agent::UniqueFd drop(
+      bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "ipf_test_drop", "GPL", drop_all, 2, nullptr));
+  ASSERT_TRUE(drop) << std::strerror(errno);
+  const Status added = run_in_netns(node_.path(), [&]() -> Status {
+    const int ifindex = static_cast<int>(::if_nametoindex("ipfw0"));
+    IPF_TRY(datapath::tc_attach_ingress({ifindex, 1, 2}, drop.get()));
+    return {};
+  });
+  ASSERT_TRUE(added.ok()) << added.error().message;
+  EXPECT_EQ(ingress_filters(), 2);
+  bool ok = false;
+  const std::string out = outside("arping -c 1 -w 1 -I ipfw1 10.1.0.1", &ok);
+  EXPECT_FALSE(ok) << "the node answered: the drop filter after the watcher did not run\n" << out;
+  std::vector<WatchEvent> events;
+  ASSERT_TRUE((*w)->poll([&](const WatchEvent& ev) { events.push_back(ev); }).ok());
+  ASSERT_EQ(events.size(), 1u);  // seen by the watcher all the same
+  EXPECT_EQ(events[0].ip, ip("10.1.0.50"));
+  auto detached = (*w)->detach(master());
+  ASSERT_TRUE(detached.ok());
+  EXPECT_EQ(ingress_filters(), 1);  // the other filter stays
 }
 
 TEST_F(WatchAttachTest, TheFilterOutlivesTheWatcherAndTheNextOneReplacesItInPlace) {
