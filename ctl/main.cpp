@@ -4,6 +4,7 @@
 #include <functional>
 #include <iostream>
 
+#include "ctl/cmd_conflicts.h"
 #include "ctl/cmd_guards.h"
 #include "ctl/commands.h"
 
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
   CLI::App* get_cmd = app.add_subcommand(
       "get",
       "Show objects: sp, sr, smc (Spider kinds), alloc (allocated IPs), net-attach-def, guards "
-      "(the agent's eBPF guards)");
+      "(the agent's eBPF guards), conflicts (outside hosts using pool or reserved IPs)");
   get_cmd->add_option("kind", get.resource, "What to show")->required();
   get_cmd->add_option("name", get.name, "One object by name (an IP for allocations)");
   get_cmd->add_option("-o,--output", get.output, "Output format")
@@ -53,6 +54,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   get_cmd->callback([&] {
     command = [&] {
+      if (get.resource == "conflicts" || get.resource == "conflict")
+        return run_get_conflicts(global, ConflictsOptions{get.name, get.output}, io);
       if (get.resource != "guards" && get.resource != "guard") return run_get(global, get, io);
       guards.output = get.output;
       return run_get_guards(guards, io);
@@ -86,6 +89,16 @@ int main(int argc, char** argv) {
   render_cmd->add_option("--agent-socket", render.agent_socket,
                          "Agent socket to name in the config when not the default");
   render_cmd->callback([&] { command = [&] { return run_render(global, render, io); }; });
+
+  std::string quarantine_ip;
+  CLI::App* quarantine_cmd =
+      app.add_subcommand("quarantine", "Manage IPs quarantined because outside hosts use them");
+  quarantine_cmd->require_subcommand(1);
+  CLI::App* release_cmd = quarantine_cmd->add_subcommand(
+      "release", "Make a quarantined IP allocatable again (once its outside user is gone)");
+  release_cmd->add_option("ip", quarantine_ip, "The quarantined IP")->required();
+  release_cmd->callback(
+      [&] { command = [&] { return run_quarantine_release(global, quarantine_ip, io); }; });
 
   CLI::App* version_cmd = app.add_subcommand("version", "Print the version");
   version_cmd->callback([&] { command = [&] { return run_version(io); }; });
