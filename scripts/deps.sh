@@ -18,6 +18,8 @@ packages=(
   containerd runc busybox-static
   # the etcd store backend: a real etcd for its tests and benchmark (etcdctl for debugging)
   etcd-server etcd-client
+  # a real Prometheus for the metrics tests (promtool checks the alert rules in deploy/)
+  prometheus
 )
 
 missing=()
