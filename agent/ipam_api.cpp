@@ -113,7 +113,8 @@ HttpResponse IpamApi::status(const HttpRequest&) {
     // health snapshot below; the counts then come from the last view.
     auto caught = allocator.catch_up();
     (void)caught;
-    body["store"] = {{"url", allocator.store().describe()}};
+    body["store"] = {{"url", allocator.store().describe()},
+                     {"endpoints", allocator.store().endpoints()}};
     body["pools"] = encode_pools(allocator.state());
     body["revision"] = allocator.state().revision();
   });

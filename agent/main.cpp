@@ -23,6 +23,7 @@
 #include "agent/metrics.h"
 #include "agent/shared_allocator.h"
 #include "agent/signals.h"
+#include "agent/store_up_listener.h"
 #include "agent/store_watcher.h"
 #include "agent/unix_http_server.h"
 #include "agent/unix_listener.h"
@@ -54,6 +55,8 @@ int run(const AgentConfig& config) {
   if (!store) return fail("store " + config.store + ": " + store.error().message);
   ipam::Allocator::Options allocator_options;
   allocator_options.node = config.node_name;
+  // Nodes sharing a store start next-fit at their own point of each pool (allocator.h).
+  allocator_options.spread_cursors = (*store)->shared();
   ipam::Allocator allocator(**store, allocator_options);
   if (auto loaded = allocator.resync(); !loaded)
     return fail("store " + config.store + ": " + loaded.error().message);
@@ -92,7 +95,8 @@ int run(const AgentConfig& config) {
       [&metrics](const ipam::ClusterState& state, const ipam::Allocator::CatchUp&) {
         metrics.refresh_pools(state);
       });
-  std::vector<StateListener*> listeners{&conf_listener, &pool_gauges};
+  StoreUpListener store_up(shared.health(), metrics);
+  std::vector<StateListener*> listeners{&conf_listener, &pool_gauges, &store_up};
   if (datapath_listener) listeners.push_back(datapath_listener.get());
   StoreWatcher watcher(shared, listeners);
   watcher.poll_once();  // conflists, gauges and guard maps are in place before the first request

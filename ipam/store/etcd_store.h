@@ -30,6 +30,8 @@ class EtcdStore final : public Store {
   Result<std::unique_ptr<Watch>> watch(const std::string& prefix,
                                        std::int64_t after_revision) override;
   std::string describe() const override;
+  bool shared() const override { return true; }
+  std::vector<std::string> endpoints() const override { return options_.client.endpoints; }
 
   // Compacts etcd's history up to `revision` (for the whole cluster, not only our prefix):
   // watches from before it get ErrorCode::compacted. Compacting what is already compacted

@@ -70,6 +70,17 @@ class EtcdWatch final : public Watch {
       return events;
     }
     if (failure_) return *failure_;
+    // Without a stream for longer than one request may take, "no events" would be a claim
+    // we cannot make: the view may be stale. Say so (the thread keeps reconnecting, and a
+    // later call delivers what was missed). A member failing over takes far less.
+    if (disconnected_since_) {
+      const auto down = duration_cast<milliseconds>(steady_clock::now() - *disconnected_since_);
+      if (down >= http_->options().timeout)
+        return make_error(ErrorCode::unavailable,
+                          "etcd unreachable at " + http_->endpoint_list() +
+                              ": no watch stream for " + std::to_string(down.count()) + " ms" +
+                              (last_problem_.empty() ? "" : " (" + last_problem_ + ")"));
+    }
     return std::vector<Event>{};
   }
 
@@ -85,6 +96,10 @@ class EtcdWatch final : public Watch {
       const std::size_t endpoint = http_->preferred_endpoint();
       const bool got_messages = stream(endpoint);
       if (stopping()) return;
+      {
+        std::lock_guard lock(mu_);
+        if (!disconnected_since_) disconnected_since_ = steady_clock::now();
+      }
       // The stream ended without being asked to: that member is gone or restarting.
       http_->failed(endpoint);
       if (got_messages) backoff = kFirstBackoff;
@@ -174,6 +189,7 @@ class EtcdWatch final : public Watch {
     switch (message->kind) {
       case WatchMessage::Kind::created:
         created_ = true;
+        disconnected_since_.reset();
         break;
       case WatchMessage::Kind::events:
         next_revision_ = message->events.back().kv.mod_revision + 1;
@@ -215,7 +231,10 @@ class EtcdWatch final : public Watch {
   bool stopping_ = false;
   std::int64_t next_revision_;  // where a reconnect starts
   std::string last_problem_;    // why the last connection ended, for wait_created()
-  int messages_ = 0;            // messages on the current connection
+  // Since when no stream has been confirmed (unset while one is): next() reports the store
+  // unavailable once this is older than the client's timeout.
+  std::optional<steady_clock::time_point> disconnected_since_;
+  int messages_ = 0;  // messages on the current connection
 
   // Used by the stream thread only.
   std::string buffer_;              // an incomplete line

@@ -5,7 +5,9 @@
 // When the stream breaks (etcd restarted, member gone) the thread reconnects, on the next
 // endpoint, from the revision after the last event it delivered (or the last progress
 // notification), so no event is lost or repeated. When etcd says that revision has been
-// compacted, next() reports ErrorCode::compacted and the caller lists again.
+// compacted, next() reports ErrorCode::compacted and the caller lists again. While no stream
+// has been up for longer than the client's timeout, next() reports ErrorCode::unavailable
+// naming the endpoints (the view may be stale), and carries on once a stream is back.
 #pragma once
 
 #include <cstdint>

@@ -87,6 +87,8 @@ class Watch {
   // Events after the last one returned (or after the start revision), in revision order.
   // Waits up to `timeout` for at least one; an empty vector means none arrived in time.
   // ErrorCode::compacted: events were lost; list again and start a new watch.
+  // ErrorCode::unavailable: the store has been unreachable for a while, so the caller's
+  // view may be stale; the watch keeps trying and a later call goes on without a gap.
   virtual Result<std::vector<Event>> next(std::chrono::milliseconds timeout) = 0;
 };
 
@@ -103,6 +105,12 @@ class Store {
                                                std::int64_t after_revision) = 0;
   // A short description for logs and /v1/status, e.g. "file:///var/lib/ipfence".
   virtual std::string describe() const = 0;
+  // Whether agents on other nodes write to this store too (etcd), so that the agent spreads
+  // its next-fit cursors (allocator.h). A file or memory store is one node's own.
+  virtual bool shared() const { return false; }
+  // The servers behind the store ("host:port" of etcd's members) for /v1/status; empty for
+  // a local store.
+  virtual std::vector<std::string> endpoints() const { return {}; }
 
   // Conveniences over commit(). They return ErrorCode::already_exists / conflict when the
   // compare fails, with the key in the message.

@@ -12,6 +12,7 @@
 
 #include "ipam/store/etcd_codec.h"
 #include "ipam/store/etcd_watch.h"
+#include "tests/unit/store/silent_endpoint.h"
 #include "tests/unit/store/store_contract.h"
 
 namespace ipfence::store {
@@ -92,13 +93,15 @@ TEST(EtcdStore, UnreachableIsUnavailableWithinTheTimeoutNamingTheEndpoints) {
       << refused.error().message;
   EXPECT_LT(steady_clock::now() - begin, seconds(1));
 
-  // An address that swallows packets (or is unroutable here): the timeout bounds the wait.
+  // An endpoint that swallows packets (on loopback: nothing leaves the machine): the
+  // timeout bounds the wait.
+  testing::SilentEndpoint swallowing;
   begin = steady_clock::now();
-  auto silent = open_store("etcd://10.255.255.1:2379," + one + "?timeout=400ms");
+  auto silent = open_store("etcd://" + swallowing.endpoint() + "," + one + "?timeout=400ms");
   const auto took = steady_clock::now() - begin;
   ASSERT_FALSE(silent.ok());
   EXPECT_EQ(silent.error().code, ErrorCode::unavailable);
-  EXPECT_NE(silent.error().message.find("10.255.255.1:2379, " + one), std::string::npos)
+  EXPECT_NE(silent.error().message.find(swallowing.endpoint() + ", " + one), std::string::npos)
       << silent.error().message;
   EXPECT_LT(took, milliseconds(900)) << silent.error().message;
 }
@@ -136,7 +139,8 @@ TEST(EtcdStore, WatchSurvivesAnEtcdRestartWithoutLosingEvents) {
   ASSERT_EQ(collect(**watch, 1, seconds(2)).size(), 1u);
 
   etcd.kill();
-  // While etcd is down the watch has nothing to say, and says no error either.
+  // While etcd is down for less than the timeout, the watch has nothing to say, and says
+  // no error either: a member failing over takes this long.
   auto quiet = (*watch)->next(milliseconds(200));
   ASSERT_TRUE(quiet.ok()) << quiet.error().message;
   EXPECT_TRUE(quiet->empty());
@@ -152,6 +156,54 @@ TEST(EtcdStore, WatchSurvivesAnEtcdRestartWithoutLosingEvents) {
   EXPECT_EQ(events[0].kv.key, "w/after-1") << "nothing repeated from before the restart";
   EXPECT_EQ(events[2].kv.key, "w/after-3");
   EXPECT_EQ((*store->get("w/before"))->value, "1") << "the first client reconnects too";
+}
+
+TEST(EtcdStore, WatchDownForLongerThanTheTimeoutIsUnavailableThenCarriesOn) {
+  SKIP_WITHOUT_ETCD();
+  EtcdProcess etcd;
+  etcd.start();
+  auto store = must_open(etcd.url("?timeout=300ms"));
+  ASSERT_TRUE(store);
+  auto watch = store->watch("u/", store->list("")->revision);
+  ASSERT_TRUE(watch.ok()) << watch.error().message;
+  etcd.kill();
+  auto early = (*watch)->next(milliseconds(0));
+  ASSERT_TRUE(early.ok()) << early.error().message;
+  std::this_thread::sleep_for(milliseconds(400));
+  auto late = (*watch)->next(milliseconds(0));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, ErrorCode::unavailable);
+  EXPECT_NE(late.error().message.find("etcd unreachable at " + etcd.endpoint()), std::string::npos)
+      << late.error().message;
+  etcd.start();
+  auto other = must_open(etcd.url());
+  ASSERT_TRUE(other);
+  ASSERT_TRUE(other->create("u/back", "1").ok());
+  // Unavailable until the stream is back (its reconnect backoff is at most 1 s), then the
+  // event written meanwhile.
+  std::vector<Event> events;
+  const auto deadline = steady_clock::now() + seconds(5);
+  while (events.empty() && steady_clock::now() < deadline) {
+    auto next = (*watch)->next(milliseconds(100));
+    if (next.ok())
+      events = *next;
+    else
+      EXPECT_EQ(next.error().code, ErrorCode::unavailable) << next.error().message;
+  }
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kv.key, "u/back");
+  auto settled = (*watch)->next(milliseconds(0));
+  EXPECT_TRUE(settled.ok()) << settled.error().message;
+}
+
+TEST(EtcdStore, SaysItIsSharedAndNamesItsEndpoints) {
+  SKIP_WITHOUT_ETCD();
+  EtcdProcess etcd;
+  etcd.start();
+  auto store = must_open(etcd.url("?timeout=1s"));
+  ASSERT_TRUE(store);
+  EXPECT_TRUE(store->shared());
+  EXPECT_EQ(store->endpoints(), std::vector<std::string>{etcd.endpoint()});
 }
 
 TEST(EtcdStore, TxnOverEtcdsOpLimitIsRefusedNamingTheLimit) {
