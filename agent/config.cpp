@@ -27,7 +27,7 @@ struct Field {
 };
 
 // The one list of settings. Add a row (and a member of AgentConfig) for a new one.
-const std::array<Field, 16> kFields{{
+const std::array<Field, 22> kFields{{
     {"store", "Store URL: file:///path or etcd://host:port[,...]", &AgentConfig::store},
     {"socket", "Unix socket the IPAM API listens on", &AgentConfig::socket},
     {"node-name", "This node's name, recorded in allocations (default: hostname)",
@@ -64,6 +64,24 @@ const std::array<Field, 16> kFields{{
     {"max-reserved-prefixes",
      "Capacity of the guard's reserved-prefix maps, per family (used when created)",
      &AgentConfig::max_reserved_prefixes},
+    {"conflict-watch",
+     "Watch ARP/NDP arriving on the masters for outside hosts using pool or reserved IPs "
+     "(true|false; it shares the guard's maps, so --guard=off turns it off too)",
+     &AgentConfig::conflict_watch},
+    {"conflict-dedup-seconds",
+     "The watcher reports one (IP, MAC) again only after this long (a new MAC at once)",
+     &AgentConfig::conflict_dedup_seconds},
+    {"conflict-active-seconds",
+     "ipfence_conflict_active stays 1 this long after a conflict was last seen",
+     &AgentConfig::conflict_active_seconds},
+    {"quarantine",
+     "Quarantine free pool IPs that outside hosts use: never allocated until quiet (true|false)",
+     &AgentConfig::quarantine},
+    {"quarantine-quiet-seconds", "A quarantined IP is released after this long without a sighting",
+     &AgentConfig::quarantine_quiet_seconds},
+    {"quarantine-max-per-pool",
+     "At most this many quarantined IPs per pool (a flood of random senders must not empty it)",
+     &AgentConfig::quarantine_max_per_pool},
 }};
 
 // Map capacities: BPF hash and LPM maps of this size are still cheap to preallocate.
@@ -200,6 +218,9 @@ void check_guard(AgentConfig& config) {
     if (value == 0 || value > kMaxCapacity)
       throw ConfigError(std::string(name) + ": " + std::to_string(value) + " is not in 1.." +
                         std::to_string(kMaxCapacity));
+  if (config.quarantine_max_per_pool > kMaxCapacity)
+    throw ConfigError("quarantine-max-per-pool: " + std::to_string(config.quarantine_max_per_pool) +
+                      " is not in 0.." + std::to_string(kMaxCapacity));
 }
 
 }  // namespace

@@ -34,6 +34,14 @@ struct AgentConfig {
   std::uint32_t max_leases = 65536;
   std::uint32_t max_reserved_prefixes = 65536;  // per family
 
+  // The conflict watch (agent/conflict/, issue 5): a TC ingress program beside the guard.
+  bool conflict_watch = true;
+  std::uint32_t conflict_dedup_seconds = 10;
+  std::uint32_t conflict_active_seconds = 60;
+  bool quarantine = true;
+  std::uint32_t quarantine_quiet_seconds = 600;
+  std::uint32_t quarantine_max_per_pool = 64;
+
   // Derived by finalize_config from master_mode: interface name -> "enforce" | "monitor".
   std::map<std::string, std::string> master_modes;
   bool guard_enabled() const { return guard == "on"; }

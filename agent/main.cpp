@@ -12,6 +12,10 @@
 
 #include "agent/cni_conf_writer.h"
 #include "agent/config.h"
+#include "agent/conflict/conflict_metrics.h"
+#include "agent/conflict/conflict_monitor.h"
+#include "agent/conflict/watch_listener.h"
+#include "agent/datapath/watch.h"
 #include "agent/datapath_api.h"
 #include "agent/datapath_listener.h"
 #include "agent/datapath_metrics.h"
@@ -87,6 +91,47 @@ int run(const AgentConfig& config) {
     spdlog::info("guard: off (--guard=off): IPAM only, no eBPF enforcement");
   }
 
+  // The conflict watch: a TC ingress program on the masters (sharing the guard's pool and
+  // reserved maps), whose events the monitor classifies, counts, records and quarantines.
+  std::unique_ptr<ConflictMetrics> conflict_metrics;
+  std::unique_ptr<store::Store> conflict_store;  // the monitor's own store connection
+  std::unique_ptr<ConflictMonitor> conflict_monitor;
+  std::unique_ptr<datapath::Watcher> conflict_watcher;
+  std::unique_ptr<WatchListener> watch_listener;
+  if (datapath && config.conflict_watch) {
+    auto opened = datapath::Watcher::open(
+        {.pin_dir = config.bpf_pin_dir,
+         .dedup_interval = std::chrono::seconds(config.conflict_dedup_seconds)});
+    if (!opened) return fail("conflict watch: " + opened.error().message);
+    conflict_watcher = std::move(*opened);
+    for (const auto& warning : conflict_watcher->warnings())
+      spdlog::warn("conflict watch: {}", warning);
+    auto own_store = store::open_store(config.store);
+    if (!own_store)
+      return fail("conflict watch: store " + config.store + ": " + own_store.error().message);
+    conflict_store = std::move(*own_store);
+    conflict_metrics = std::make_unique<ConflictMetrics>(metrics.registry());
+    conflict_monitor = std::make_unique<ConflictMonitor>(
+        shared, *conflict_store, *conflict_metrics,
+        ConflictMonitorOptions{
+            .node = config.node_name,
+            .quarantine = config.quarantine,
+            .quiet_period = std::chrono::seconds(config.quarantine_quiet_seconds),
+            .max_quarantined_per_pool = config.quarantine_max_per_pool,
+            .active_for = std::chrono::seconds(config.conflict_active_seconds)});
+    conflict_monitor->start();
+    if (auto started = conflict_watcher->start(
+            [monitor = conflict_monitor.get()](const datapath::WatchEvent& event) {
+              monitor->submit(event);
+            });
+        !started)
+      return fail("conflict watch: " + started.error().message);
+    watch_listener = std::make_unique<WatchListener>(*conflict_watcher, *conflict_metrics,
+                                                     config.node_name, config.masters);
+  } else if (datapath) {
+    spdlog::info("conflict watch: off (--conflict-watch=false)");
+  }
+
   CniConfWriter conf_writer({.dir = config.cni_conf_dir,
                              .agent_socket = config.socket,
                              .on_error = [&metrics] { metrics.count_conflist_error(); }});
@@ -98,6 +143,7 @@ int run(const AgentConfig& config) {
   StoreUpListener store_up(shared.health(), metrics);
   std::vector<StateListener*> listeners{&conf_listener, &pool_gauges, &store_up};
   if (datapath_listener) listeners.push_back(datapath_listener.get());
+  if (watch_listener) listeners.push_back(watch_listener.get());
   StoreWatcher watcher(shared, listeners);
   watcher.poll_once();  // conflists, gauges and guard maps are in place before the first request
   watcher.start();
@@ -134,6 +180,10 @@ int run(const AgentConfig& config) {
                signal == SIGINT ? "SIGINT" : "SIGTERM", (*server)->in_flight());
   const bool drained = (*server)->stop(kShutdownGrace);
   watcher.stop();
+  // The watcher's filters stay attached (events wait in the pinned ring buffer); its reader
+  // stops first, then the monitor finishes what was queued.
+  if (conflict_watcher) conflict_watcher->stop();
+  if (conflict_monitor) conflict_monitor->stop();
   spdlog::info("ipfence-agent stopped{}", drained ? "" : " (some requests were cut off)");
   return 0;
 }

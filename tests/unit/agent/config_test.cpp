@@ -99,7 +99,26 @@ TEST(ConfigTest, UnknownKeyInFileIsAnErrorNamingIt) {
             "config file " + (dir / "agent.yaml") +
                 ": unknown key \"sokcet\"; known keys: store, socket, node-name, cni-conf-dir, "
                 "metrics-addr, log-level, log-json, guard, bpf-pin-dir, masters, guard-mode, "
-                "master-mode, reserved-policy, pod-guard, max-leases, max-reserved-prefixes");
+                "master-mode, reserved-policy, pod-guard, max-leases, max-reserved-prefixes, "
+                "conflict-watch, conflict-dedup-seconds, conflict-active-seconds, quarantine, "
+                "quarantine-quiet-seconds, quarantine-max-per-pool");
+}
+
+TEST(ConfigTest, ConflictWatchSettingsHaveDefaultsAndAreChecked) {
+  CommandLine defaults = parse({});
+  EXPECT_TRUE(defaults.config.conflict_watch);
+  EXPECT_EQ(defaults.config.conflict_dedup_seconds, 10u);
+  EXPECT_TRUE(defaults.config.quarantine);
+  EXPECT_EQ(defaults.config.quarantine_quiet_seconds, 600u);
+  EXPECT_EQ(defaults.config.quarantine_max_per_pool, 64u);
+  CommandLine set = parse({"--conflict-watch=false", "--quarantine-quiet-seconds", "30",
+                           "--quarantine=false", "--conflict-dedup-seconds=2"});
+  EXPECT_FALSE(set.config.conflict_watch);
+  EXPECT_FALSE(set.config.quarantine);
+  EXPECT_EQ(set.config.quarantine_quiet_seconds, 30u);
+  EXPECT_EQ(set.config.conflict_dedup_seconds, 2u);
+  EXPECT_EQ(error_of({"--quarantine-max-per-pool", "99999999"}),
+            "quarantine-max-per-pool: 99999999 is not in 0..16777216");
 }
 
 TEST(ConfigTest, FileErrorsNameTheKey) {
