@@ -56,7 +56,7 @@ struct WatchOptions {
   // must have run, in this or an earlier agent), and the watcher's own maps are pinned here.
   // Empty: nothing is pinned, and prefix_maps must be given (tests and benchmarks).
   std::string pin_dir = kDefaultPinDir;
-  WatchPrefixMaps prefix_maps;  // when given, used instead of the pins
+  WatchPrefixMaps prefix_maps{};  // when given, used instead of the pins
   // An (IP, MAC) pair is reported again only after this long; a new MAC for an IP at once.
   // Compiled into the program's rodata: changing it takes a new open() and attach().
   std::chrono::nanoseconds dedup_interval = std::chrono::seconds(10);
