@@ -99,9 +99,10 @@ int run(const AgentConfig& config) {
   std::unique_ptr<datapath::Watcher> conflict_watcher;
   std::unique_ptr<WatchListener> watch_listener;
   if (datapath && config.conflict_watch) {
-    auto opened = datapath::Watcher::open(
-        {.pin_dir = config.bpf_pin_dir,
-         .dedup_interval = std::chrono::seconds(config.conflict_dedup_seconds)});
+    datapath::WatchOptions watch_options;
+    watch_options.pin_dir = config.bpf_pin_dir;
+    watch_options.dedup_interval = std::chrono::seconds(config.conflict_dedup_seconds);
+    auto opened = datapath::Watcher::open(watch_options);
     if (!opened) return fail("conflict watch: " + opened.error().message);
     conflict_watcher = std::move(*opened);
     for (const auto& warning : conflict_watcher->warnings())
@@ -111,14 +112,14 @@ int run(const AgentConfig& config) {
       return fail("conflict watch: store " + config.store + ": " + own_store.error().message);
     conflict_store = std::move(*own_store);
     conflict_metrics = std::make_unique<ConflictMetrics>(metrics.registry());
-    conflict_monitor = std::make_unique<ConflictMonitor>(
-        shared, *conflict_store, *conflict_metrics,
-        ConflictMonitorOptions{
-            .node = config.node_name,
-            .quarantine = config.quarantine,
-            .quiet_period = std::chrono::seconds(config.quarantine_quiet_seconds),
-            .max_quarantined_per_pool = config.quarantine_max_per_pool,
-            .active_for = std::chrono::seconds(config.conflict_active_seconds)});
+    ConflictMonitorOptions monitor_options;
+    monitor_options.node = config.node_name;
+    monitor_options.quarantine = config.quarantine;
+    monitor_options.quiet_period = std::chrono::seconds(config.quarantine_quiet_seconds);
+    monitor_options.max_quarantined_per_pool = config.quarantine_max_per_pool;
+    monitor_options.active_for = std::chrono::seconds(config.conflict_active_seconds);
+    conflict_monitor = std::make_unique<ConflictMonitor>(shared, *conflict_store, *conflict_metrics,
+                                                         std::move(monitor_options));
     conflict_monitor->start();
     if (auto started = conflict_watcher->start(
             [monitor = conflict_monitor.get()](const datapath::WatchEvent& event) {

@@ -227,13 +227,17 @@ TEST_F(ConflictMonitorTest, ASquatterIsQuarantinedAndTheNextAllocationSkipsIt) {
 }
 
 TEST_F(ConflictMonitorTest, QuarantineCanBeTurnedOffAndIsLimitedPerPool) {
-  ConflictMonitor& off = monitor({.quarantine = false});
+  ConflictMonitorOptions no_quarantine;
+  no_quarantine.quarantine = false;
+  ConflictMonitor& off = monitor(no_quarantine);
   off.submit(event("10.6.168.133", kOutsideMac));
   off.drain();
   EXPECT_TRUE(state().quarantine().empty());
   EXPECT_EQ(state().conflicts().size(), 1u);  // still recorded as a squatter
 
-  ConflictMonitor& limited = monitor({.max_quarantined_per_pool = 1});
+  ConflictMonitorOptions one_per_pool;
+  one_per_pool.max_quarantined_per_pool = 1;
+  ConflictMonitor& limited = monitor(one_per_pool);
   limited.submit(event("10.6.168.134", kOutsideMac));
   limited.submit(event("10.6.168.135", kOutsideMac));
   limited.drain();
@@ -256,8 +260,11 @@ TEST_F(ConflictMonitorTest, AReservedIpInUseIsCountedButIsNoConflict) {
 }
 
 TEST_F(ConflictMonitorTest, QuietQuarantinesAreReleasedAndActiveSeriesExpire) {
-  ConflictMonitor& m =
-      monitor({.quiet_period = 600s, .active_for = 0s, .quiet_sweep_interval = 0ms});
+  ConflictMonitorOptions options;
+  options.quiet_period = 600s;
+  options.active_for = 0s;
+  options.quiet_sweep_interval = 0ms;
+  ConflictMonitor& m = monitor(options);
   m.submit(event("10.6.168.133", kOutsideMac));
   m.drain();
   ASSERT_EQ(state().quarantine().size(), 1u);
@@ -272,7 +279,9 @@ TEST_F(ConflictMonitorTest, QuietQuarantinesAreReleasedAndActiveSeriesExpire) {
 }
 
 TEST_F(ConflictMonitorTest, AFullQueueDropsAndCountsInsteadOfBlocking) {
-  ConflictMonitor& m = monitor({.queue_limit = 2});
+  ConflictMonitorOptions small_queue;
+  small_queue.queue_limit = 2;
+  ConflictMonitor& m = monitor(small_queue);
   for (int i = 0; i < 5; ++i) m.submit(event("10.6.168.132", kOutsideMac));
   EXPECT_THAT(metrics_.render(), HasSubstr("ipfence_watch_events_lost_total 3"));
   m.drain();

@@ -60,6 +60,8 @@ class ConflictsCliTest : public ::testing::Test {
                             .mac = "02:aa:bb:cc:dd:02",
                             .kind = ipam::ConflictKind::squatter,
                             .pool = "test-ippool",
+                            .holder = "",
+                            .holder_mac = "",
                             .node = "node1",
                             .master = "ens192",
                             .when = when};

@@ -36,6 +36,8 @@ class ConflictBookTest : public IpamFixture {
                     .mac = "02:aa:bb:cc:dd:01",
                     .kind = ConflictKind::squatter,
                     .pool = "test-ippool",
+                    .holder = "",
+                    .holder_mac = "",
                     .node = "node1",
                     .master = "ens192",
                     .when = when};
