@@ -7,8 +7,11 @@ add_library(ipfence_e2e_support STATIC
   e2e/support/agent_node.cpp
   e2e/support/containerd.cpp
   e2e/support/enforcement.cpp
+  e2e/support/etcd_cluster.cpp
+  e2e/support/agent_api.cpp
 )
-target_link_libraries(ipfence_e2e_support PUBLIC nlohmann_json::nlohmann_json Threads::Threads)
+target_link_libraries(ipfence_e2e_support PUBLIC nlohmann_json::nlohmann_json Threads::Threads
+                      PRIVATE ipfence_store ipfence_cni)
 if(TARGET ipfence-agent AND TARGET ipfence)
   target_compile_definitions(ipfence_e2e_support PUBLIC
     IPFENCE_AGENT_BIN="$<TARGET_FILE:ipfence-agent>"

@@ -97,7 +97,10 @@ int AgentNode::stop_agent(int signal) { return agent_.stop(signal); }
 
 ProcessResult AgentNode::ctl(const std::vector<std::string>& args,
                              const std::string& input) const {
-  std::vector<std::string> argv{IPFENCE_CTL_BIN, "--store", store_url_};
+  std::vector<std::string> argv;
+  if (options_.ctl_in_node_netns) argv = topology_->node().exec_prefix();
+  for (const std::string& a : {std::string(IPFENCE_CTL_BIN), std::string("--store"), store_url_})
+    argv.push_back(a);
   argv.insert(argv.end(), args.begin(), args.end());
   return run_process(argv, {}, input);
 }

@@ -24,6 +24,9 @@ struct AgentNodeOptions {
   std::string store_url;  // empty: a file store in the node's temp dir
   std::vector<std::string> extra_agent_args;
   bool start_agent = true;
+  // Run ipfencectl inside the node namespace, for a store only the node reaches (etcd over
+  // the node's link: etcd_cluster.h).
+  bool ctl_in_node_netns = false;
 };
 
 class AgentNode {
@@ -40,6 +43,8 @@ class AgentNode {
   std::string conf_dir() const { return dir_ + "/net.d"; }
   std::string metrics_addr() const;  // host:port the agent reports in /v1/status
 
+  // The store the agent and ipfencectl use from now on (before start_agent()).
+  void set_store_url(std::string url) { store_url_ = std::move(url); }
   void start_agent();
   // Sends `signal`; returns the exit code (see ChildProcess::stop).
   int stop_agent(int signal = 15);
