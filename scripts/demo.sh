@@ -8,6 +8,8 @@
 #   - ipfencectl applying the seed's SpiderMultusConfig, SpiderReservedIP and SpiderIPPool;
 #   - the seed's Deployment (2 replicas) as pods: network namespaces attached through the real
 #     macvlan plugin (containernetworking-plugins) calling the ipfence IPAM plugin.
+#   - the eBPF guard dropping a pod's attempt to use a reserved IP, and the conflict watcher
+#     reporting an outside host that takes a pod's IP.
 # Everything it makes is removed on exit, also on Ctrl-C or failure.
 #
 # Usage: scripts/demo.sh BUILD_DIR
@@ -223,6 +225,28 @@ spoof_attempt() {
   run ip netns exec "$tag-$pod" ping -c1 -W2 10.6.0.1
 }
 
+# A host outside the cluster starts using the running pod's address (a static IP someone
+# configured by hand): its gratuitous ARP reaches the master, the conflict watcher reports it,
+# and the agent shows it in `ipfencectl get conflicts` and in /metrics.
+conflict_detected() {
+  local pod p ip metrics_addr
+  for p in "${pods[@]}"; do [[ ${pod_status[$p]} == Running ]] && { pod=$p; break; }; done
+  ip=$(ip -n "$tag-$pod" -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1 | head -1)
+  say "== A host outside the cluster starts using $ip, the address of pod $pod, and announces" \
+    "it with a gratuitous ARP. The agent's watcher on the master sees it:"
+  run ip netns exec "$outside_ns" ip addr add "$ip/32" dev wire0
+  run ip netns exec "$outside_ns" arping -U -c1 -I wire0 "$ip"
+  ip netns exec "$outside_ns" ip addr del "$ip/32" dev wire0
+  for _ in $(seq 40); do ipfencectl get conflicts 2>/dev/null | grep -q "$ip" && break; sleep 0.05; done
+  run ipfencectl get conflicts
+  metrics_addr=$(curl -s --unix-socket "$socket" http://agent/v1/status | jq -r .metricsAddr)
+  say "And in the agent's /metrics (what Prometheus scrapes; deploy/ has alert rules for it):"
+  printf '~# curl -s http://%s/metrics | grep ^ipfence_conflict\n' "$metrics_addr"
+  ip netns exec "$node_ns" curl -s "http://$metrics_addr/metrics" | grep '^ipfence_conflict'
+  grep -m1 '"event":"conflict"' "$workdir/agent.log" >/dev/null ||
+    { echo "demo: the agent logged no conflict" >&2; exit 1; }
+}
+
 patch_reserved_ip() {
   say "== Add the pod's IP to the ReservedIP, then restart the pod: it fails with" \
     "\"all IPs have been exhausted\" (the running pod kept its IP until it was deleted)."
@@ -289,6 +313,7 @@ main() {
   create_ippool
   deploy_app
   spoof_attempt
+  conflict_detected
   patch_reserved_ip
   delete_reserved_ip
   say "Done."
