@@ -3,6 +3,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 namespace ipfence::agent {
@@ -41,6 +42,17 @@ ConflictMetrics::ConflictMetrics(prometheus::Registry& registry) {
                                  "Squatted IPs not quarantined because the pool has "
                                  "--quarantine-max-per-pool quarantined IPs already")
                              .Register(registry);
+  detection_ = &prometheus::BuildHistogram()
+                    .Name("ipfence_conflict_detection_seconds")
+                    .Help("From an ARP/NDP frame reaching the master to its conflict being counted")
+                    .Register(registry)
+                    .Add({}, prometheus::Histogram::BucketBoundaries{100e-6, 250e-6, 500e-6, 1e-3,
+                                                                     2.5e-3, 5e-3, 10e-3, 25e-3,
+                                                                     50e-3, 100e-3, 250e-3, 1.0});
+}
+
+void ConflictMetrics::observe_detection(std::chrono::nanoseconds latency) {
+  detection_->Observe(std::chrono::duration<double>(latency).count());
 }
 
 void ConflictMetrics::count_event(datapath::WatchKind kind) {

@@ -9,6 +9,8 @@
 //   ipfence_watch_events_suppressed_total         deduplicated in the kernel (same IP and MAC
 //                                                 within the interval)
 //   ipfence_quarantine_skipped_total{pool}        squatters not quarantined: pool at its limit
+//   ipfence_conflict_detection_seconds            from the frame reaching the master (the
+//                                                 kernel's timestamp) to the conflict counted
 // (ipfence_quarantined_ips{pool} and ipfence_pool_ips{state="quarantined"} come with the
 // pool gauges in agent/metrics.cpp.)
 #pragma once
@@ -26,6 +28,7 @@
 namespace prometheus {
 class Counter;
 class Gauge;
+class Histogram;
 class Registry;
 template <typename T>
 class Family;
@@ -48,6 +51,7 @@ class ConflictMetrics {
   // Removes ipfence_conflict_active series not seen for `active_for`.
   void expire(Clock::time_point now, std::chrono::seconds active_for);
   void count_quarantine_skipped(const std::string& pool);
+  void observe_detection(std::chrono::nanoseconds latency);
 
  private:
   using ActiveKey = std::tuple<std::string, std::string, std::string, std::string>;
@@ -63,6 +67,7 @@ class ConflictMetrics {
   prometheus::Counter* lost_;
   prometheus::Counter* suppressed_;
   prometheus::Family<prometheus::Counter>* quarantine_skipped_;
+  prometheus::Histogram* detection_;
   std::map<ActiveKey, Active> active_series_;
   std::uint64_t kernel_suppressed_ = 0;
   std::uint64_t kernel_lost_ = 0;

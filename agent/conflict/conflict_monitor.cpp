@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "agent/conflict/classifier.h"
 
@@ -97,6 +98,13 @@ void ConflictMonitor::handle(const datapath::WatchEvent& event) {
   const std::string ip = event.ip.to_string();
   const std::string mac = event.mac.to_string();
   metrics_.count_conflict(event.master, c.pool, kind);
+  // The kernel stamped the frame with CLOCK_MONOTONIC (bpf_ktime_get_ns), as steady_clock
+  // reads it on Linux.
+  std::optional<std::chrono::nanoseconds> latency;
+  if (event.seen_monotonic.count() > 0) {
+    latency = SteadyClock::now().time_since_epoch() - event.seen_monotonic;
+    metrics_.observe_detection(*latency);
+  }
   if (kind == ipam::ConflictKind::reserved) {
     // The reservation exists for that host: expected. Counted above; nothing to report.
     spdlog::debug("watch: reserved IP {} in use by {} on {}", ip, mac, event.master);
@@ -122,6 +130,8 @@ void ConflictMonitor::handle(const datapath::WatchEvent& event) {
                          {"frame", datapath::watch_kind_name(event.kind)},
                          {"node", options_.node}};
   if (event.vlan) line["vlan"] = event.vlan;
+  if (latency)
+    line["detectedInUs"] = std::chrono::duration_cast<std::chrono::microseconds>(*latency).count();
   if (!c.holder.empty()) {
     line["holder"] = c.holder;
     line["holderMac"] = c.holder_mac;
