@@ -50,14 +50,14 @@ Result<json> DatapathService::guards_json() const {
   for (const auto& a : attached) {
     json counters = empty_counters();
     for (const auto& row : rows) {
-      if (row.ifindex != static_cast<std::uint32_t>(a.ifindex) || row.reason == Reason::none)
-        continue;
+      if (row.iface != a.key() || row.reason == Reason::none) continue;
       counters[std::string(datapath::verdict_name(row.verdict))]
               [std::string(datapath::reason_name(row.reason))] = row.packets;
     }
     guards.push_back({{"master", a.ifname},
                       {"ifindex", a.ifindex},
                       {"netns", a.netns},
+                      {"netnsCookie", a.netns_cookie},
                       {"mode", datapath::mode_name(a.mode)},
                       {"policy", datapath::policy_name(a.policy)},
                       {"progId", a.prog_id},

@@ -17,6 +17,16 @@ DatapathMetrics::DatapathMetrics(prometheus::Registry& registry) {
            .Name("ipfence_egress_monitored_packets_total")
            .Help("Frames the guard would have dropped but passed (monitor mode), by reason")
            .Register(registry);
+  pod_dropped_ = &prometheus::BuildCounter()
+                      .Name("ipfence_pod_egress_dropped_packets_total")
+                      .Help("Frames the guard dropped on pod interfaces' egress, by reason")
+                      .Register(registry);
+  pod_monitored_ = &prometheus::BuildCounter()
+                        .Name("ipfence_pod_egress_monitored_packets_total")
+                        .Help(
+                            "Frames the guard would have dropped on pod interfaces but "
+                            "passed (monitor mode), by reason")
+                        .Register(registry);
   leases_ = &prometheus::BuildGauge()
                  .Name("ipfence_guard_leases")
                  .Help("Leases (IP and MAC of a local pod) in the guard's map")
@@ -24,22 +34,38 @@ DatapathMetrics::DatapathMetrics(prometheus::Registry& registry) {
                  .Add({});
 }
 
+// The series `c` adds to, or null for frames that were passed (reserved_in_use: not an
+// egress drop).
+prometheus::Counter* DatapathMetrics::series(const GuardCounter& c) {
+  prometheus::Family<prometheus::Counter>* family = nullptr;
+  if (c.verdict == datapath::Verdict::dropped) family = c.pod ? pod_dropped_ : dropped_;
+  if (c.verdict == datapath::Verdict::monitored) family = c.pod ? pod_monitored_ : monitored_;
+  if (family == nullptr) return nullptr;
+  prometheus::Counter*& counter = series_[{c.pod, c.pod ? "" : c.master, c.reason, c.verdict}];
+  if (counter == nullptr) {
+    std::map<std::string, std::string> labels{
+        {"reason", std::string(datapath::reason_name(c.reason))}};
+    if (!c.pod) labels["master"] = c.master;
+    counter = &family->Add(labels);
+  }
+  return counter;
+}
+
 void DatapathMetrics::update(const std::vector<GuardCounter>& counters, std::size_t leases) {
   std::lock_guard lock(mu_);
   leases_->Set(static_cast<double>(leases));
+  std::map<Source, std::uint64_t> seen;
   for (const auto& c : counters) {
-    prometheus::Family<prometheus::Counter>* family = nullptr;
-    if (c.verdict == datapath::Verdict::dropped) family = dropped_;
-    if (c.verdict == datapath::Verdict::monitored) family = monitored_;
-    if (family == nullptr) continue;  // passed (reserved_in_use): not an egress drop
-    Series& s = series_[{c.master, c.reason, c.verdict}];
-    if (s.counter == nullptr)
-      s.counter = &family->Add(
-          {{"master", c.master}, {"reason", std::string(datapath::reason_name(c.reason))}});
-    const std::uint64_t growth = c.packets >= s.last ? c.packets - s.last : c.packets;
-    if (growth > 0) s.counter->Increment(static_cast<double>(growth));
-    s.last = c.packets;
+    prometheus::Counter* counter = series(c);
+    if (counter == nullptr) continue;
+    const Source source{c.iface, c.master, c.reason, c.verdict};
+    const auto last = last_.find(source);
+    const std::uint64_t before = last == last_.end() ? 0 : last->second;
+    const std::uint64_t growth = c.packets >= before ? c.packets - before : c.packets;
+    if (growth > 0) counter->Increment(static_cast<double>(growth));
+    seen[source] = c.packets;
   }
+  last_ = std::move(seen);  // guard counters that are gone are forgotten
 }
 
 }  // namespace ipfence::agent

@@ -1,10 +1,14 @@
 // The guard's Prometheus series, on the agent's shared registry:
-//   ipfence_egress_dropped_packets_total{master,reason}
+//   ipfence_egress_dropped_packets_total{master,reason}     on the masters
 //   ipfence_egress_monitored_packets_total{master,reason}
+//   ipfence_pod_egress_dropped_packets_total{reason}        on pod interfaces, all pods of the
+//   ipfence_pod_egress_monitored_packets_total{reason}      node together (a series per pod
+//                                                           would grow without bound)
 //   ipfence_guard_leases
 // The guard's counters live in a pinned per-CPU map and only grow; Prometheus counters can
-// only be incremented, so each refresh adds the growth since the last one. A counter that
-// went down (its map was re-created) counts from zero again.
+// only be incremented, so each refresh adds the growth of each guard counter since the last
+// one. A counter that went down (its map was re-created) counts from zero again; one that
+// went away (its pod guard was detached) is forgotten.
 #pragma once
 
 #include <cstdint>
@@ -34,17 +38,21 @@ class DatapathMetrics {
   void update(const std::vector<GuardCounter>& counters, std::size_t leases);
 
  private:
-  using Key = std::tuple<std::string, datapath::Reason, datapath::Verdict>;
-  struct Series {
-    prometheus::Counter* counter = nullptr;
-    std::uint64_t last = 0;
-  };
+  // One guard counter, as last seen.
+  using Source = std::tuple<datapath::IfaceKey, std::string, datapath::Reason, datapath::Verdict>;
+  // One Prometheus series: (pod, master, reason, verdict).
+  using SeriesKey = std::tuple<bool, std::string, datapath::Reason, datapath::Verdict>;
+
+  prometheus::Counter* series(const GuardCounter& c);
 
   std::mutex mu_;
   prometheus::Family<prometheus::Counter>* dropped_;
   prometheus::Family<prometheus::Counter>* monitored_;
+  prometheus::Family<prometheus::Counter>* pod_dropped_;
+  prometheus::Family<prometheus::Counter>* pod_monitored_;
   prometheus::Gauge* leases_;
-  std::map<Key, Series> series_;
+  std::map<Source, std::uint64_t> last_;
+  std::map<SeriesKey, prometheus::Counter*> series_;
 };
 
 }  // namespace ipfence::agent

@@ -113,6 +113,17 @@ void DatapathService::sync(const GuardInputs* snapshot) {
         spdlog::debug("guard: pod interface {} in {} not re-attached: {}", pod.ifname, pod.netns,
                       attached.error().message);
   }
+  if (first) {
+    // Pod guards an earlier run attached whose pods are gone (or that this run does not
+    // take over) left config and counters keyed by their namespaces: forget them, or they
+    // would pile up as pods come and go.
+    auto forgotten = guard_.forget_other_netns();
+    if (!forgotten)
+      report("forget gone pod guards", forgotten.error());
+    else if (*forgotten > 0)
+      spdlog::info("guard: forgot {} config/counter entries of pod guards that are gone",
+                   *forgotten);
+  }
 }
 
 // Resolves the wanted masters (vlan names) and collects the node's own addresses on them that
@@ -224,9 +235,8 @@ Status DatapathService::attach_master(const std::string& ifname, const Wanted& w
       break;
     }
   }
-  const auto index = static_cast<std::uint32_t>(attached->ifindex);
-  IPF_TRY(guard_.set_mode(index, mode));
-  IPF_TRY(guard_.set_reserved_policy(index, settings_.policy));
+  IPF_TRY(guard_.set_mode(attached->key(), mode));
+  IPF_TRY(guard_.set_reserved_policy(attached->key(), settings_.policy));
   masters_[ifname] = {attached->ifindex, wanted.source};
   last_error_.erase("attach " + ifname);
   spdlog::info(
@@ -333,8 +343,9 @@ void DatapathService::report(const std::string& what, const Status& status) {
   last = status.error().message;
 }
 
-// The agent's own masters first; then any interface of its netns with that index (a master an
-// earlier run attached and this one no longer names).
+// A master in the agent's own netns by ifindex: the agent's own masters first; then any
+// interface of its netns with that index (a master an earlier run attached and this one no
+// longer names).
 std::string DatapathService::master_of(std::uint32_t ifindex) const {
   for (const auto& [name, master] : masters_)
     if (static_cast<std::uint32_t>(master.ifindex) == ifindex) return name;
@@ -353,8 +364,12 @@ Result<std::vector<GuardCounter>> DatapathService::counters() const {
   IPF_ASSIGN_OR_RETURN(auto rows, guard_.counters());
   std::vector<GuardCounter> out;
   out.reserve(rows.size());
-  for (const auto& row : rows)
-    out.push_back({master_of(row.ifindex), row.reason, row.verdict, row.packets});
+  for (const auto& row : rows) {
+    // Only masters live in the agent's own namespace; every other key is a pod's interface.
+    const bool pod = row.iface.netns_cookie != guard_.netns_cookie();
+    out.push_back({pod ? std::string() : master_of(row.iface.ifindex), row.reason, row.verdict,
+                   row.packets, row.iface, pod});
+  }
   return out;
 }
 

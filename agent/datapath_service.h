@@ -8,11 +8,12 @@
 // goes on while it restarts). A restarted agent attaches every master again, which replaces
 // the predecessor's program in place: no gap, never two filters.
 //
-// Keyed by ifindex, the guard's per-interface config and counters cannot tell a pod-side
-// guard (ifindex of another netns) from a master with the same ifindex. Pod guards therefore
-// get no set_mode of their own (they run with the program's defaults, --guard-mode and
-// --reserved-policy, unless their ifindex happens to match a master's), and /v1/guards shows
-// counters by ifindex as the guard keeps them.
+// The guard keeps config and counters per attachment (datapath::IfaceKey: netns cookie and
+// ifindex), so a master and a pod interface with the same ifindex in their own namespaces
+// never share them. Masters get their --master-mode (or --guard-mode) and --reserved-policy
+// written on attach; pod guards get no entry and run with the program's defaults, which are
+// --guard-mode and --reserved-policy. A released pod's guard takes its counters with it, and
+// the first sync forgets those of pods that went while no agent ran.
 #pragma once
 
 #include <chrono>
@@ -50,10 +51,14 @@ Status check_bpf_pin_dir(const std::string& dir);
 
 // One guard counter with the interface it belongs to, for metrics.
 struct GuardCounter {
-  std::string master;  // interface name, or "ifindex:N" when no master has that ifindex
+  // A master's interface name (or "ifindex:N" when the agent's namespace has no interface
+  // with that ifindex any more); empty for a pod-side guard.
+  std::string master;
   datapath::Reason reason = datapath::Reason::none;
   datapath::Verdict verdict = datapath::Verdict::passed;
   std::uint64_t packets = 0;
+  datapath::IfaceKey iface{};  // which counter of the guard's this is
+  bool pod = false;            // a pod-side guard (an interface in another namespace)
 };
 
 class DatapathService final : public LeaseSink {

@@ -13,7 +13,7 @@
 #define IPF_FAMILY_V4 4
 #define IPF_FAMILY_V6 6
 
-/* Per-master enforcement mode (ipf_iface_config.mode). */
+/* Per-interface enforcement mode (ipf_iface_config.mode). */
 enum ipf_mode {
 	IPF_MODE_ENFORCE = 0, /* drop what the rules reject */
 	IPF_MODE_MONITOR = 1, /* pass it, but count it as "monitored" */
@@ -80,15 +80,29 @@ struct ipf_mac_key {
 	__u8 pad[2];
 };
 
-/* ipf_iface_cfg value, keyed by the master's ifindex (__u32). */
+/* ipf_iface_cfg key: one interface the guard is attached to, a master in the node's network
+ * namespace or a pod's interface in the pod's. The namespace is part of the key because an
+ * ifindex is only unique within one: a pod's eth0 is commonly ifindex 2, as the node's first
+ * NIC is. netns_cookie is the namespace's cookie (SO_NETNS_COOKIE; bpf/netns_cookie.h).
+ * (Before this key, ipf_iface_cfg was keyed by a bare __u32 ifindex and ipf_counter_key was
+ * {ifindex, reason, verdict}, 8 bytes; agent/datapath/guard_upgrade.cpp replaces such pins.) */
+struct ipf_iface_key {
+	__u64 netns_cookie;
+	__u32 ifindex;
+	__u32 pad;
+};
+
+/* ipf_iface_cfg value. */
 struct ipf_iface_config {
 	__u8 mode;	      /* enum ipf_mode */
 	__u8 reserved_policy; /* enum ipf_reserved_policy */
 	__u8 pad[2];
 };
 
-/* ipf_counters key: one counter per (master, reason, verdict). */
+/* ipf_counters key: one counter per (interface, reason, verdict); the interface as in
+ * struct ipf_iface_key. */
 struct ipf_counter_key {
+	__u64 netns_cookie;
 	__u32 ifindex;
 	__u8 reason;  /* enum ipf_reason */
 	__u8 verdict; /* enum ipf_verdict */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The guard: TC egress on every macvlan master. It drops frames whose source address is
+/* The guard: TC egress on every macvlan master (in the node's network namespace) and on each
+ * pod's macvlan interface (in the pod's). It drops frames whose source address is
  * reserved, unallocated, or not held by the pod that sends them (IPv4, IPv6, ARP, NDP), and
  * passes everything else, the node's own traffic included. It decides nothing by itself:
  * the agent fills the maps (guard_maps.h) and this program looks them up.
@@ -12,6 +13,9 @@
  *                  source MAC is a pod's -> spoofed; else pass.
  * The pass path for a pod's own traffic costs one hash lookup: whether a leased IP is also
  * reserved is precomputed by the agent into the lease's flags.
+ *
+ * Mode, reserved policy and counters are per interface, keyed by (netns cookie, ifindex)
+ * (netns_cookie.h says why and how); the key is computed only for frames that are counted.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -19,6 +23,7 @@
 
 #include "abi.h"
 #include "guard_maps.h"
+#include "netns_cookie.h"
 #include "parse.h"
 
 /* The same sizes agent/datapath/abi_checks.cpp asserts on the C++ side. */
@@ -27,11 +32,12 @@ _Static_assert(sizeof(struct ipf_lease) == 8, "ipf_lease");
 _Static_assert(sizeof(struct ipf_lpm_v4_key) == 8, "ipf_lpm_v4_key");
 _Static_assert(sizeof(struct ipf_lpm_v6_key) == 20, "ipf_lpm_v6_key");
 _Static_assert(sizeof(struct ipf_mac_key) == 8, "ipf_mac_key");
+_Static_assert(sizeof(struct ipf_iface_key) == 16, "ipf_iface_key");
 _Static_assert(sizeof(struct ipf_iface_config) == 4, "ipf_iface_config");
-_Static_assert(sizeof(struct ipf_counter_key) == 8, "ipf_counter_key");
+_Static_assert(sizeof(struct ipf_counter_key) == 16, "ipf_counter_key");
 _Static_assert(sizeof(struct ipf_counter) == 16, "ipf_counter");
 
-/* Mode and reserved policy for masters without an ipf_iface_cfg entry. Set by the agent
+/* Mode and reserved policy for interfaces without an ipf_iface_cfg entry. Set by the agent
  * between open and load. */
 const volatile __u8 ipf_default_mode = IPF_MODE_ENFORCE;
 const volatile __u8 ipf_default_policy = IPF_POLICY_GRANDFATHER;
@@ -81,9 +87,13 @@ static __always_inline __u8 judge(const struct ipf_claim *cl)
 	return IPF_REASON_NONE;
 }
 
-static __always_inline void count(__u32 ifindex, __u8 reason, __u8 verdict, __u32 len)
+static __always_inline void count(const struct ipf_iface_key *where, __u8 reason, __u8 verdict,
+				  __u32 len)
 {
-	struct ipf_counter_key key = {.ifindex = ifindex, .reason = reason, .verdict = verdict};
+	struct ipf_counter_key key = {.netns_cookie = where->netns_cookie,
+				      .ifindex = where->ifindex,
+				      .reason = reason,
+				      .verdict = verdict};
 	struct ipf_counter *c = bpf_map_lookup_elem(&ipf_counters, &key);
 	struct ipf_counter first = {.packets = 1, .bytes = len};
 
@@ -100,26 +110,27 @@ static __always_inline void count(__u32 ifindex, __u8 reason, __u8 verdict, __u3
 	c->bytes += len;
 }
 
-/* Applies the master's mode and policy to a counted reason; returns the TC verdict. */
+/* Applies the interface's mode and policy to a counted reason; returns the TC verdict. */
 static __always_inline int settle(struct __sk_buff *skb, __u8 reason)
 {
-	__u32 ifindex = skb->ifindex;
-	struct ipf_iface_config *cfg = bpf_map_lookup_elem(&ipf_iface_cfg, &ifindex);
+	struct ipf_iface_key where = {.netns_cookie = ipf_dev_netns_cookie(skb),
+				      .ifindex = skb->ifindex};
+	struct ipf_iface_config *cfg = bpf_map_lookup_elem(&ipf_iface_cfg, &where);
 	__u8 mode = cfg ? cfg->mode : ipf_default_mode;
 	__u8 policy = cfg ? cfg->reserved_policy : ipf_default_policy;
 
 	if (reason == IPF_REASON_RESERVED_IN_USE) {
 		if (policy != IPF_POLICY_DROP) {
-			count(ifindex, reason, IPF_VERDICT_PASSED, skb->len);
+			count(&where, reason, IPF_VERDICT_PASSED, skb->len);
 			return TC_ACT_OK;
 		}
 		reason = IPF_REASON_RESERVED;
 	}
 	if (mode == IPF_MODE_MONITOR) {
-		count(ifindex, reason, IPF_VERDICT_MONITORED, skb->len);
+		count(&where, reason, IPF_VERDICT_MONITORED, skb->len);
 		return TC_ACT_OK;
 	}
-	count(ifindex, reason, IPF_VERDICT_DROPPED, skb->len);
+	count(&where, reason, IPF_VERDICT_DROPPED, skb->len);
 	return TC_ACT_SHOT;
 }
 

@@ -69,18 +69,20 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ipf_pod_macs SEC(".maps");
 
-/* Mode and reserved policy per master. key __u32 ifindex, value struct ipf_iface_config.
- * Its keys are also the agent's record of which masters it attached to. */
+/* Mode and reserved policy per interface. key struct ipf_iface_key, value struct
+ * ipf_iface_config. An interface without an entry runs with the rodata defaults. The keys in
+ * the agent's own namespace are also its record of which masters it attached to. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
-	__type(key, __u32);
+	__type(key, struct ipf_iface_key);
 	__type(value, struct ipf_iface_config);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ipf_iface_cfg SEC(".maps");
 
-/* Counted frames per master, reason and verdict. key struct ipf_counter_key, value struct
- * ipf_counter per CPU. 1024 masters x the few (reason, verdict) pairs that occur fit. */
+/* Counted frames per interface, reason and verdict. key struct ipf_counter_key, value struct
+ * ipf_counter per CPU. Keys appear only for interfaces that counted something; the agent
+ * removes those of interfaces it detaches. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 8192);

@@ -32,16 +32,22 @@ IPF_CHECK_SIZE(ipf_mac_key, 8);
 IPF_CHECK_OFFSET(ipf_mac_key, mac, 0);
 IPF_CHECK_OFFSET(ipf_mac_key, pad, 6);
 
+IPF_CHECK_SIZE(ipf_iface_key, 16);
+IPF_CHECK_OFFSET(ipf_iface_key, netns_cookie, 0);
+IPF_CHECK_OFFSET(ipf_iface_key, ifindex, 8);
+IPF_CHECK_OFFSET(ipf_iface_key, pad, 12);
+
 IPF_CHECK_SIZE(ipf_iface_config, 4);
 IPF_CHECK_OFFSET(ipf_iface_config, mode, 0);
 IPF_CHECK_OFFSET(ipf_iface_config, reserved_policy, 1);
 IPF_CHECK_OFFSET(ipf_iface_config, pad, 2);
 
-IPF_CHECK_SIZE(ipf_counter_key, 8);
-IPF_CHECK_OFFSET(ipf_counter_key, ifindex, 0);
-IPF_CHECK_OFFSET(ipf_counter_key, reason, 4);
-IPF_CHECK_OFFSET(ipf_counter_key, verdict, 5);
-IPF_CHECK_OFFSET(ipf_counter_key, pad, 6);
+IPF_CHECK_SIZE(ipf_counter_key, 16);
+IPF_CHECK_OFFSET(ipf_counter_key, netns_cookie, 0);
+IPF_CHECK_OFFSET(ipf_counter_key, ifindex, 8);
+IPF_CHECK_OFFSET(ipf_counter_key, reason, 12);
+IPF_CHECK_OFFSET(ipf_counter_key, verdict, 13);
+IPF_CHECK_OFFSET(ipf_counter_key, pad, 14);
 
 IPF_CHECK_SIZE(ipf_counter, 16);
 IPF_CHECK_OFFSET(ipf_counter, packets, 0);

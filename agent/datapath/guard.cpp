@@ -7,11 +7,15 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <optional>
+#include <set>
 
 #include "agent/datapath/bpf_map.h"
 #include "agent/datapath/guard_impl.h"
+#include "agent/datapath/guard_upgrade.h"
 #include "agent/datapath/libbpf_log.h"
 #include "agent/datapath/netns.h"
 #include "agent/datapath/prefix_cover.h"
@@ -43,10 +47,12 @@ Status check_pin_dir(const std::string& dir) {
 }
 
 // Before load: a pinned map is adopted only if its layout matches ours. A different size is
-// adopted with a warning (the pins hold live enforcement state); a different key, value or
-// type means another ABI, and is refused rather than silently replaced.
-Status prepare_map(bpf_map* map, const std::string& pin_dir, std::uint32_t capacity,
-                   std::vector<std::string>& warnings) {
+// adopted with a warning (the pins hold live enforcement state). The config and counter maps
+// of the layout before per-namespace keys are replaced after load (guard_upgrade.h): they hold
+// settings the agent writes again and counts that may start over. Any other difference in
+// key, value or type means another ABI, and is refused rather than silently replaced.
+Status prepare_map(GuardMap which, bpf_map* map, const std::string& pin_dir, std::uint32_t capacity,
+                   std::vector<std::string>& warnings, std::vector<OldPin>& replace) {
   const std::string name = bpf_map__name(map);
   if (capacity != 0) {
     const int err = bpf_map__set_max_entries(map, capacity);
@@ -63,6 +69,11 @@ Status prepare_map(bpf_map* map, const std::string& pin_dir, std::uint32_t capac
     return os_error("open pinned map " + path, errno);
   }
   IPF_ASSIGN_OR_RETURN(MapInfo info, map_info(pinned.get()));
+  if (has_pre_netns_layout(which, info)) {
+    bpf_map__set_pin_path(map, nullptr);  // load creates a fresh one; pinned in its place later
+    replace.push_back({which, path, std::move(pinned)});
+    return {};
+  }
   if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
       info.value_size != bpf_map__value_size(map) || info.flags != bpf_map__map_flags(map)) {
     return make_error(ErrorCode::corrupt,
@@ -91,8 +102,10 @@ Result<std::uint32_t> prog_id_of(int prog_fd) {
   return info.id;
 }
 
-// Fills in whichever of ifname / ifindex the target left out, in the current netns.
+// Fills in whichever of ifname / ifindex the target left out, and the netns cookie, in the
+// current netns.
 Status resolve(const AttachTarget& target, Attachment& out) {
+  IPF_ASSIGN_OR_RETURN(out.netns_cookie, current_netns_cookie());
   if (!target.ifname.empty()) {
     const unsigned index = ::if_nametoindex(target.ifname.c_str());
     if (index == 0) return make_error(ErrorCode::not_found, "no interface " + target.ifname);
@@ -164,6 +177,7 @@ Result<Guard> Guard::open(const GuardOptions& options) {
 
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  IPF_ASSIGN_OR_RETURN(impl->netns_cookie, current_netns_cookie());
   LibbpfCapture log;
   bpf_object_open_opts open_opts{};
   open_opts.sz = sizeof(open_opts);
@@ -184,16 +198,28 @@ Result<Guard> Guard::open(const GuardOptions& options) {
       {GuardMap::iface_config, 0},
       {GuardMap::counters, 0},
   };
+  std::vector<OldPin> old_pins;
   for (const auto& s : sizes) {
-    IPF_TRY(prepare_map(impl->map(s.map), options.pin_dir, s.capacity, impl->warnings));
+    IPF_TRY(prepare_map(s.map, impl->map(s.map), options.pin_dir, s.capacity, impl->warnings,
+                        old_pins));
   }
   impl->skel->rodata->ipf_default_mode = static_cast<__u8>(options.default_mode);
   impl->skel->rodata->ipf_default_policy = static_cast<__u8>(options.default_policy);
 
   const int err = guard_bpf__load(impl->skel.get());
-  if (err != 0) return with_log(os_error("load guard BPF program", err), log);
+  if (err != 0) {
+    // The likeliest cause on an old or stripped kernel: no BTF, or no bpf_cast_to_kern_ctx.
+    return with_log(os_error("load guard BPF program (needs Linux 6.2+ with BTF, "
+                             "/sys/kernel/btf/vmlinux)",
+                             err),
+                    log);
+  }
 
   Guard guard(std::move(impl));
+  for (OldPin& old : old_pins) {
+    IPF_TRY(replace_pre_netns_pin(old, guard.map_fd(old.map), guard.netns_cookie(),
+                                  guard.impl_->warnings));
+  }
   // Adopted tries may already hold reserved ranges: lease flags are computed against them.
   for (GuardMap trie : {GuardMap::reserved_v4, GuardMap::reserved_v6}) {
     IPF_ASSIGN_OR_RETURN(std::vector<ipam::IpPrefix> reserved, guard.prefixes(trie));
@@ -214,7 +240,7 @@ Result<Attachment> Guard::attach(const AttachTarget& target) {
     if (own_netns) {
       // Record the master before the filter goes on, so a crash in between still leaves a
       // trace attached() can find. NOEXIST keeps a mode set earlier.
-      const __u32 key = static_cast<__u32>(out.ifindex);
+      const ipf_iface_key key{out.netns_cookie, static_cast<__u32>(out.ifindex), 0};
       const ipf_iface_config cfg{static_cast<__u8>(impl_->options.default_mode),
                                  static_cast<__u8>(impl_->options.default_policy),
                                  {0, 0}};
@@ -228,7 +254,7 @@ Result<Attachment> Guard::attach(const AttachTarget& target) {
     return {};
   });
   if (!st) return st.error().wrap("attach guard to " + describe(target));
-  IPF_ASSIGN_OR_RETURN(IfaceConfig cfg, iface_config(static_cast<std::uint32_t>(out.ifindex)));
+  IPF_ASSIGN_OR_RETURN(IfaceConfig cfg, iface_config(out.key()));
   out.mode = cfg.mode;
   out.policy = cfg.policy;
   if (!own_netns) {
@@ -241,78 +267,115 @@ Result<Attachment> Guard::attach(const AttachTarget& target) {
 }
 
 Result<bool> Guard::detach(const AttachTarget& target) {
-  Attachment found;
+  const bool own_netns = target.netns.empty();
+  // What attach() recorded for this target in another netns: its cookie, should the netns
+  // be gone by now.
+  const auto recorded = [&](const Attachment& a) {
+    return !own_netns && a.netns == target.netns &&
+           (target.ifname.empty() ? a.ifindex == target.ifindex : a.ifname == target.ifname);
+  };
+  const auto record =
+      std::find_if(impl_->netns_attachments.begin(), impl_->netns_attachments.end(), recorded);
+  std::optional<IfaceKey> key;
+  if (record != impl_->netns_attachments.end()) key = record->key();
+
+  bool entered = false;
   bool was_attached = false;
   const Status st = run_in_netns(target.netns, [&]() -> Status {
+    entered = true;
+    Attachment found;
     const Status resolved = resolve(target, found);
     if (!resolved) {
       // The interface is gone, and its filters with it; only our records remain.
-      if (resolved.error().code != ErrorCode::not_found || target.ifindex == 0) return resolved;
-      found.ifindex = target.ifindex;
+      if (resolved.error().code != ErrorCode::not_found) return resolved;
+      if (!key) {
+        if (target.ifindex == 0) return resolved;
+        key = IfaceKey{found.netns_cookie, static_cast<std::uint32_t>(target.ifindex)};
+      }
       return {};
     }
+    key = found.key();
     const TcFilterId id{found.ifindex, impl_->options.tc_handle, impl_->options.tc_priority};
     IPF_ASSIGN_OR_RETURN(was_attached, tc_detach_egress(id));
     return {};
   });
-  if (!st) return st.error().wrap("detach guard from " + describe(target));
-  if (target.netns.empty()) {
-    IPF_TRY(map_delete(map_fd(GuardMap::iface_config), static_cast<__u32>(found.ifindex)));
-  }
-  std::erase_if(impl_->netns_attachments, [&](const Attachment& a) {
-    return a.netns == target.netns && a.ifindex == found.ifindex;
-  });
+  // A netns that cannot be entered any more took its interfaces (and our filters) with it;
+  // what attach() recorded says which entries were its.
+  const bool netns_gone = !st && !entered && key.has_value();
+  if (!st && !netns_gone) return st.error().wrap("detach guard from " + describe(target));
+  if (key) IPF_TRY(impl_->erase_ifaces([&](const IfaceKey& k) { return k == *key; }));
+  std::erase_if(impl_->netns_attachments, recorded);
   return was_attached;
 }
 
 Result<std::vector<Attachment>> Guard::attached() const {
   std::vector<Attachment> out;
-  IPF_ASSIGN_OR_RETURN(auto masters,
-                       (map_entries<__u32, ipf_iface_config>(map_fd(GuardMap::iface_config))));
-  for (const auto& [ifindex, cfg] : masters) {
+  IPF_ASSIGN_OR_RETURN(
+      auto recorded,
+      (map_entries<ipf_iface_key, ipf_iface_config>(map_fd(GuardMap::iface_config))));
+  for (const auto& [key, cfg] : recorded) {
+    if (key.netns_cookie != impl_->netns_cookie) continue;  // a pod's interface: see below
     Attachment a;
     char name[IF_NAMESIZE] = {};
-    if (::if_indextoname(ifindex, name) == nullptr) continue;  // the master is gone
+    if (::if_indextoname(key.ifindex, name) == nullptr) continue;  // the master is gone
     a.ifname = name;
-    a.ifindex = static_cast<int>(ifindex);
+    a.ifindex = static_cast<int>(key.ifindex);
+    a.netns_cookie = key.netns_cookie;
     a.mode = static_cast<Mode>(cfg.mode);
     a.policy = static_cast<ReservedPolicy>(cfg.reserved_policy);
     IPF_ASSIGN_OR_RETURN(a.prog_id, tc_query_egress({a.ifindex, impl_->options.tc_handle,
                                                      impl_->options.tc_priority}));
     if (a.prog_id != 0) out.push_back(std::move(a));
   }
-  for (const Attachment& recorded : impl_->netns_attachments) {
-    Attachment a = recorded;
+  for (const Attachment& known : impl_->netns_attachments) {
+    Attachment a = known;
     a.replaced_prog_id = 0;
     const Status st = run_in_netns(a.netns, [&]() -> Status {
       IPF_ASSIGN_OR_RETURN(a.prog_id, tc_query_egress({a.ifindex, impl_->options.tc_handle,
                                                        impl_->options.tc_priority}));
       return {};
     });
-    if (st && a.prog_id != 0) out.push_back(std::move(a));  // a vanished netns: not attached
+    if (!st || a.prog_id == 0) continue;  // a vanished netns: not attached
+    IPF_ASSIGN_OR_RETURN(IfaceConfig cfg, iface_config(a.key()));
+    a.mode = cfg.mode;
+    a.policy = cfg.policy;
+    out.push_back(std::move(a));
   }
   return out;
 }
 
-Result<IfaceConfig> Guard::iface_config(std::uint32_t ifindex) const {
+Result<std::size_t> Guard::forget_other_netns() {
+  std::set<std::uint64_t> known{impl_->netns_cookie};
+  for (const Attachment& a : impl_->netns_attachments) known.insert(a.netns_cookie);
+  return impl_->erase_ifaces([&](const IfaceKey& k) { return !known.contains(k.netns_cookie); });
+}
+
+std::uint64_t Guard::netns_cookie() const {
+  return impl_->netns_cookie;
+}
+
+Result<IfaceConfig> Guard::iface_config(const IfaceKey& iface) const {
+  const ipf_iface_key key{iface.netns_cookie, iface.ifindex, 0};
   ipf_iface_config cfg{};
-  const int err = bpf_map_lookup_elem(map_fd(GuardMap::iface_config), &ifindex, &cfg);
+  const int err = bpf_map_lookup_elem(map_fd(GuardMap::iface_config), &key, &cfg);
   if (err == -ENOENT)
     return IfaceConfig{impl_->options.default_mode, impl_->options.default_policy};
   if (err != 0) return os_error("read ipf_iface_cfg", err);
   return IfaceConfig{static_cast<Mode>(cfg.mode), static_cast<ReservedPolicy>(cfg.reserved_policy)};
 }
 
-Status Guard::set_mode(std::uint32_t ifindex, Mode mode) {
-  IPF_ASSIGN_OR_RETURN(IfaceConfig cfg, iface_config(ifindex));
+Status Guard::set_mode(const IfaceKey& iface, Mode mode) {
+  IPF_ASSIGN_OR_RETURN(IfaceConfig cfg, iface_config(iface));
+  const ipf_iface_key key{iface.netns_cookie, iface.ifindex, 0};
   const ipf_iface_config value{static_cast<__u8>(mode), static_cast<__u8>(cfg.policy), {0, 0}};
-  return map_update(map_fd(GuardMap::iface_config), ifindex, value);
+  return map_update(map_fd(GuardMap::iface_config), key, value);
 }
 
-Status Guard::set_reserved_policy(std::uint32_t ifindex, ReservedPolicy policy) {
-  IPF_ASSIGN_OR_RETURN(IfaceConfig cfg, iface_config(ifindex));
+Status Guard::set_reserved_policy(const IfaceKey& iface, ReservedPolicy policy) {
+  IPF_ASSIGN_OR_RETURN(IfaceConfig cfg, iface_config(iface));
+  const ipf_iface_key key{iface.netns_cookie, iface.ifindex, 0};
   const ipf_iface_config value{static_cast<__u8>(cfg.mode), static_cast<__u8>(policy), {0, 0}};
-  return map_update(map_fd(GuardMap::iface_config), ifindex, value);
+  return map_update(map_fd(GuardMap::iface_config), key, value);
 }
 
 int Guard::prog_fd() const {

@@ -1,5 +1,6 @@
-// The guard: the TC egress program on every macvlan master (bpf/guard.bpf.c), its pinned
-// maps, and the calls that keep both in step with the agent's state.
+// The guard: the TC egress program on every macvlan master and pod interface
+// (bpf/guard.bpf.c), its pinned maps, and the calls that keep both in step with the agent's
+// state.
 //
 // Lifecycle. Guard::open() adopts the maps pinned under the pin dir (or creates and pins
 // them) and loads a fresh program that uses them. attach() puts that program on an
@@ -10,6 +11,11 @@
 //
 // Maps are written only by sync calls that diff the desired state against what the map holds
 // and change only the difference (never wipe-and-refill, which would open a hole).
+//
+// Mode, reserved policy and counters belong to one attachment, named by IfaceKey: the
+// interface's network namespace and its ifindex there. The namespace this object was opened
+// in is "its own" (the agent's, where the masters are); calls without a netns path must come
+// from a thread in it.
 #pragma once
 
 #include <cstdint>
@@ -74,14 +80,27 @@ struct AttachTarget {
   std::string netns;
 };
 
+// One interface as the guard's config and counters key it (bpf/abi.h struct ipf_iface_key):
+// the cookie of its network namespace (netns.h) and its ifindex there. An ifindex alone is
+// ambiguous: a pod's eth0 is commonly ifindex 2 in its namespace, as the node's first NIC is
+// in the node's.
+struct IfaceKey {
+  std::uint64_t netns_cookie = 0;
+  std::uint32_t ifindex = 0;
+  auto operator<=>(const IfaceKey&) const = default;
+};
+
 struct Attachment {
   std::string netns;  // empty: the agent's own
   std::string ifname;
   int ifindex = 0;
+  std::uint64_t netns_cookie = 0;  // of the interface's namespace
   Mode mode = Mode::enforce;
   ReservedPolicy policy = ReservedPolicy::grandfather;
   std::uint32_t prog_id = 0;
   std::uint32_t replaced_prog_id = 0;  // from attach(): the guard program it replaced, or 0
+
+  IfaceKey key() const { return {netns_cookie, static_cast<std::uint32_t>(ifindex)}; }
 };
 
 struct IfaceConfig {
@@ -98,7 +117,7 @@ struct SyncStats {
 };
 
 struct CounterRow {
-  std::uint32_t ifindex = 0;
+  IfaceKey iface;
   Reason reason = Reason::none;
   Verdict verdict = Verdict::passed;
   std::uint64_t packets = 0;  // summed over CPUs
@@ -130,22 +149,34 @@ class Guard {
 
   // Attaches (or re-attaches, replacing) the guard. In the agent's own netns this also
   // records the master in the config map, which is how attached() finds it after a restart.
+  // In another netns nothing is written: the interface runs with the defaults until
+  // set_mode / set_reserved_policy give it its own.
   Result<Attachment> attach(const AttachTarget& target);
   Result<Attachment> attach(const std::string& ifname) {
     return attach(AttachTarget{ifname, 0, {}});
   }
   Result<Attachment> attach(int ifindex) { return attach(AttachTarget{{}, ifindex, {}}); }
-  // Removes our filter (only ours) and the master's config. Returns whether one was there.
+  // Removes our filter (only ours), and the interface's config and counters (found by the
+  // cookie attach() saw when its netns is gone). Returns whether a filter was there.
   Result<bool> detach(const AttachTarget& target);
   // Guard filters on masters recorded in the config map (by whichever agent attached them),
   // plus those this object attached in other namespaces.
   Result<std::vector<Attachment>> attached() const;
 
-  // Per-master settings, effective at once for the program already attached. Keyed by
-  // ifindex: a pod-side guard in another netns shares the key space with the masters.
-  Status set_mode(std::uint32_t ifindex, Mode mode);
-  Status set_reserved_policy(std::uint32_t ifindex, ReservedPolicy policy);
-  Result<IfaceConfig> iface_config(std::uint32_t ifindex) const;
+  // Removes the config and counters of interfaces in namespaces that are neither this
+  // object's own nor one it attached to: pod guards of an earlier run whose pods are gone
+  // (their keys would otherwise fill the maps as pods come and go). Returns how many entries.
+  Result<std::size_t> forget_other_netns();
+
+  // The cookie of this object's own network namespace (where open() ran), and the key of an
+  // interface there.
+  std::uint64_t netns_cookie() const;
+  IfaceKey own_iface(std::uint32_t ifindex) const { return {netns_cookie(), ifindex}; }
+
+  // Per-interface settings, effective at once for the program already attached.
+  Status set_mode(const IfaceKey& iface, Mode mode);
+  Status set_reserved_policy(const IfaceKey& iface, ReservedPolicy policy);
+  Result<IfaceConfig> iface_config(const IfaceKey& iface) const;
 
   // Desired-state syncs. Inputs are validated completely (MACs, capacity, duplicates) before
   // any map is written. The node's own addresses on a master that fall inside reserved or
@@ -158,8 +189,8 @@ class Guard {
   Result<std::vector<LeaseEntry>> leases() const;  // sorted by address
   // The prefixes in one of the reserved or pool tries, sorted.
   Result<std::vector<ipam::IpPrefix>> prefixes(GuardMap map) const;
-  Result<std::vector<CounterRow>> counters() const;  // sorted by (ifindex, reason, verdict)
-  Result<std::vector<CounterRow>> counters(std::uint32_t ifindex) const;
+  Result<std::vector<CounterRow>> counters() const;  // sorted by (iface, reason, verdict)
+  Result<std::vector<CounterRow>> counters(const IfaceKey& iface) const;
 
   int prog_fd() const;
   std::uint32_t prog_id() const;

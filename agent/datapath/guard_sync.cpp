@@ -276,8 +276,11 @@ Result<std::vector<CounterRow>> Guard::counters() const {
     const int err = bpf_map_lookup_elem(fd, &key, per_cpu.data());
     if (err == -ENOENT) continue;
     if (err != 0) return os_error("read ipf_counters", err);
-    CounterRow row{key.ifindex, static_cast<Reason>(key.reason), static_cast<Verdict>(key.verdict),
-                   0, 0};
+    CounterRow row{{key.netns_cookie, key.ifindex},
+                   static_cast<Reason>(key.reason),
+                   static_cast<Verdict>(key.verdict),
+                   0,
+                   0};
     for (const ipf_counter& c : per_cpu) {
       row.packets += c.packets;
       row.bytes += c.bytes;
@@ -285,15 +288,38 @@ Result<std::vector<CounterRow>> Guard::counters() const {
     out.push_back(row);
   }
   std::sort(out.begin(), out.end(), [](const CounterRow& a, const CounterRow& b) {
-    return std::tie(a.ifindex, a.reason, a.verdict) < std::tie(b.ifindex, b.reason, b.verdict);
+    return std::tie(a.iface, a.reason, a.verdict) < std::tie(b.iface, b.reason, b.verdict);
   });
   return out;
 }
 
-Result<std::vector<CounterRow>> Guard::counters(std::uint32_t ifindex) const {
+Result<std::vector<CounterRow>> Guard::counters(const IfaceKey& iface) const {
   IPF_ASSIGN_OR_RETURN(std::vector<CounterRow> all, counters());
-  std::erase_if(all, [&](const CounterRow& r) { return r.ifindex != ifindex; });
+  std::erase_if(all, [&](const CounterRow& r) { return r.iface != iface; });
   return all;
+}
+
+Result<std::size_t> Guard::Impl::erase_ifaces(
+    const std::function<bool(const IfaceKey&)>& which) const {
+  std::size_t erased = 0;
+  const int cfg_fd = bpf_map__fd(map(GuardMap::iface_config));
+  IPF_ASSIGN_OR_RETURN(std::vector<ipf_iface_key> configs, map_keys<ipf_iface_key>(cfg_fd));
+  for (const ipf_iface_key& key : configs) {
+    if (!which({key.netns_cookie, key.ifindex})) continue;
+    IPF_TRY(map_delete(cfg_fd, key));
+    ++erased;
+  }
+  // The program may add a counter key while we walk (a frame counted on the interface right
+  // now); such a key is new and simply stays.
+  const int counters_fd = bpf_map__fd(map(GuardMap::counters));
+  IPF_ASSIGN_OR_RETURN(std::vector<ipf_counter_key> counted,
+                       map_keys<ipf_counter_key>(counters_fd));
+  for (const ipf_counter_key& key : counted) {
+    if (!which({key.netns_cookie, key.ifindex})) continue;
+    IPF_TRY(map_delete(counters_fd, key));
+    ++erased;
+  }
+  return erased;
 }
 
 }  // namespace ipfence::datapath

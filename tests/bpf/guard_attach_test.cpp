@@ -1,7 +1,9 @@
 // Attaching the guard for real, on a veth pair inside a network namespace the test creates:
 // one filter per interface however often it is attached, frames sent with a raw packet
 // socket are judged and counted, enforcement survives the Guard object, a second Guard on
-// the same pin dir adopts maps and attachment, and detach removes only our filter.
+// the same pin dir adopts maps and attachment, and detach removes only our filter. A master
+// and a pod's macvlan interface with the same ifindex in their own namespaces keep their
+// modes and counters apart, also for frames the pod's socket sends through the master.
 #include <gtest/gtest.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -126,15 +128,15 @@ TEST_F(GuardAttachTest, MasterAttachReplacesInPlaceSurvivesTheGuardAndIsAdopted)
     // Frames from a raw socket: spoofed and truncated ones are dropped, a pod's own passes.
     Bytes truncated = ipv4_frame(L2{kPodA, {}}, ip("10.1.0.10"));
     truncated.resize(20);  // a cut no BPF_PROG_TEST_RUN accepts; real egress does
-    const CounterMap before = snapshot(*g1, ifindex);
+    const CounterMap before = snapshot(*g1, g1->own_iface(ifindex));
     EXPECT_EQ(send_raw("ipft0", spoofed), ENOBUFS);
     EXPECT_EQ(send_raw("ipft0", ipv4_frame(L2{kPodA, {}}, ip("10.1.0.10"))), 0);
     EXPECT_EQ(send_raw("ipft0", truncated), ENOBUFS);
-    EXPECT_EQ(delta(before, snapshot(*g1, ifindex)),
+    EXPECT_EQ(delta(before, snapshot(*g1, g1->own_iface(ifindex))),
               (CounterMap{{{Reason::spoofed, Verdict::dropped}, {1, spoofed.size()}},
                           {{Reason::malformed, Verdict::dropped}, {1, truncated.size()}}}));
 
-    ASSERT_TRUE(g1->set_mode(ifindex, Mode::monitor).ok());
+    ASSERT_TRUE(g1->set_mode(g1->own_iface(ifindex), Mode::monitor).ok());
     EXPECT_EQ(send_raw("ipft0", spoofed), 0);
     for (GuardMap m :
          {GuardMap::leases, GuardMap::reserved_v4, GuardMap::reserved_v6, GuardMap::pools_v4,
@@ -152,7 +154,7 @@ TEST_F(GuardAttachTest, MasterAttachReplacesInPlaceSurvivesTheGuardAndIsAdopted)
   EXPECT_TRUE(g2->warnings().empty());
   for (const auto& [m, id] : map_ids) EXPECT_EQ(g2->map_id(m), id) << static_cast<int>(m);
   EXPECT_EQ(g2->leases().value().size(), standard_world().leases.size());
-  const CounterMap adopted = snapshot(*g2, ifindex);
+  const CounterMap adopted = snapshot(*g2, g2->own_iface(ifindex));
   EXPECT_EQ(adopted.at({Reason::spoofed, Verdict::monitored}).first, 2u);
 
   auto seen = g2->attached();
@@ -199,7 +201,7 @@ TEST_F(GuardAttachTest, PodSideAttachRunsInTheGivenNetns) {
   int filters = -1;
   int sent = -1;
   const Bytes mismatch = ipv6_frame(L2{kPodB, {}}, ip("fd00:1::a"));
-  const CounterMap before = snapshot(*guard, static_cast<std::uint32_t>(a->ifindex));
+  const CounterMap before = snapshot(*guard, a->key());
   ASSERT_TRUE(datapath::run_in_netns(netns_.path(), [&]() -> Status {
                 filters = egress_filters("ipft1");
                 sent = send_raw("ipft1", mismatch);
@@ -207,7 +209,7 @@ TEST_F(GuardAttachTest, PodSideAttachRunsInTheGivenNetns) {
               }).ok());
   EXPECT_EQ(filters, 1);
   EXPECT_EQ(sent, ENOBUFS);
-  EXPECT_EQ(delta(before, snapshot(*guard, static_cast<std::uint32_t>(a->ifindex))),
+  EXPECT_EQ(delta(before, snapshot(*guard, a->key())),
             (CounterMap{{{Reason::mac_mismatch, Verdict::dropped}, {1, mismatch.size()}}}));
 
   auto removed = guard->detach(target);
@@ -219,6 +221,95 @@ TEST_F(GuardAttachTest, PodSideAttachRunsInTheGivenNetns) {
               }).ok());
   EXPECT_EQ(filters, 0);
   EXPECT_TRUE(guard->attached().value().empty());
+  EXPECT_TRUE(guard->counters(a->key()).value().empty());  // its counters went with it
+}
+
+// A pod's macvlan interface, made inside the pod's namespace (as the CNI macvlan plugin
+// does), with the master's ifindex there. --master-mode on the master must not reach the
+// pod's guard, and each guard counts only its own frames; a frame from the pod's socket that
+// passes the pod's guard is counted on the master under the master's namespace
+// (bpf_get_netns_cookie would name the socket's: the pod's).
+TEST_F(GuardAttachTest, MasterAndPodInterfaceWithOneIfindexKeepModesAndCountersApart) {
+  ScopedNetns in(netns_.path());  // the node: ipft0 is the master
+  ASSERT_TRUE(in.ok());
+  TestNetns pod;
+  ASSERT_TRUE(pod.ok());
+  const int master_ifindex = static_cast<int>(::if_nametoindex("ipft0"));
+  ASSERT_GT(master_ifindex, 1);
+  bool ok = false;
+  const std::string out =
+      run_command("ip link add link ipft0 name ipfm0 netns " + pod.process_path() + " index " +
+                      std::to_string(master_ifindex) + " type macvlan mode bridge",
+                  &ok);
+  ASSERT_TRUE(ok) << out;
+  int pod_ifindex = 0;
+  ASSERT_TRUE(datapath::run_in_netns(pod.path(), [&]() -> Status {
+                run_command("ip link set ipfm0 up", &ok);
+                pod_ifindex = static_cast<int>(::if_nametoindex("ipfm0"));
+                return {};
+              }).ok());
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(pod_ifindex, master_ifindex) << "the collision this test is about did not happen";
+
+  auto guard = Guard::open(options());
+  ASSERT_TRUE(guard.ok()) << guard.error().message;
+  load_world(*guard, standard_world());
+  auto master = guard->attach("ipft0");
+  ASSERT_TRUE(master.ok()) << master.error().message;
+  auto pod_guard = guard->attach(AttachTarget{"ipfm0", 0, pod.path()});
+  ASSERT_TRUE(pod_guard.ok()) << pod_guard.error().message;
+  ASSERT_EQ(pod_guard->ifindex, master->ifindex);
+  ASSERT_NE(pod_guard->netns_cookie, master->netns_cookie);
+  EXPECT_EQ(master->netns_cookie, guard->netns_cookie());
+  ASSERT_TRUE(guard->set_mode(master->key(), Mode::monitor).ok());  // --master-mode ipft0=monitor
+  EXPECT_EQ(guard->iface_config(pod_guard->key()).value().mode, Mode::enforce);
+
+  const Bytes spoofed = ipv4_frame(L2{kPodA, {}, mac("02:00:00:00:99:01")}, ip("172.16.0.1"));
+  auto send_from_pod = [&] {
+    int sent = -1;
+    EXPECT_TRUE(datapath::run_in_netns(pod.path(), [&]() -> Status {
+                  sent = send_raw("ipfm0", spoofed);
+                  return {};
+                }).ok());
+    return sent;
+  };
+  const auto counted = [&](const datapath::Attachment& a) { return snapshot(*guard, a.key()); };
+
+  // The pod's guard enforces (the master's monitor mode did not leak to it).
+  CounterMap master_before = counted(*master);
+  CounterMap pod_before = counted(*pod_guard);
+  EXPECT_EQ(send_from_pod(), ENOBUFS);
+  EXPECT_EQ(delta(pod_before, counted(*pod_guard)),
+            (CounterMap{{{Reason::spoofed, Verdict::dropped}, {1, spoofed.size()}}}));
+  EXPECT_TRUE(delta(master_before, counted(*master)).empty());
+
+  // The master monitors: the same frame from the node side passes, counted on the master only.
+  pod_before = counted(*pod_guard);
+  EXPECT_EQ(send_raw("ipft0", spoofed), 0);
+  EXPECT_EQ(delta(master_before, counted(*master)),
+            (CounterMap{{{Reason::spoofed, Verdict::monitored}, {1, spoofed.size()}}}));
+  EXPECT_TRUE(delta(pod_before, counted(*pod_guard)).empty());
+
+  // Now the other way round. The pod's frame passes its own guard and meets the master's,
+  // still carrying the pod's socket: it is dropped and counted as the master's.
+  ASSERT_TRUE(guard->set_mode(master->key(), Mode::enforce).ok());
+  ASSERT_TRUE(guard->set_mode(pod_guard->key(), Mode::monitor).ok());
+  master_before = counted(*master);
+  pod_before = counted(*pod_guard);
+  send_from_pod();  // the master's drop may or may not come back through the macvlan device
+  EXPECT_EQ(delta(pod_before, counted(*pod_guard)),
+            (CounterMap{{{Reason::spoofed, Verdict::monitored}, {1, spoofed.size()}}}));
+  EXPECT_EQ(delta(master_before, counted(*master)),
+            (CounterMap{{{Reason::spoofed, Verdict::dropped}, {1, spoofed.size()}}}));
+
+  // /v1/guards lists both, each with its own mode.
+  auto listed = guard->attached();
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  ASSERT_EQ(listed->size(), 2u);
+  for (const datapath::Attachment& a : *listed)
+    EXPECT_EQ(a.mode, a.netns.empty() ? Mode::enforce : Mode::monitor) << a.ifname;
+  ASSERT_TRUE(guard->detach(AttachTarget{"ipfm0", 0, pod.path()}).ok());
+  ASSERT_TRUE(guard->detach(AttachTarget{"ipft0", 0, {}}).ok());
 }
 
 TEST_F(GuardAttachTest, AttachToAMissingInterfaceFailsCleanly) {

@@ -146,8 +146,8 @@ Bytes random_frame(std::mt19937& rng, const std::vector<Bytes>& seeds) {
 
 void run_random_frames(Guard& guard, const World& world, Mode mode, ReservedPolicy policy,
                        int count) {
-  ASSERT_TRUE(guard.set_mode(kTestIfindex, mode).ok());
-  ASSERT_TRUE(guard.set_reserved_policy(kTestIfindex, policy).ok());
+  ASSERT_TRUE(guard.set_mode(test_iface(guard), mode).ok());
+  ASSERT_TRUE(guard.set_reserved_policy(test_iface(guard), policy).ok());
   const ReferenceGuard model(world, mode, policy);
   std::vector<Bytes> seeds;
   for (const auto& tags :

@@ -48,8 +48,8 @@ class GuardPacketTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_TRUE(guard_.has_value());
-    ASSERT_TRUE(guard_->set_mode(kTestIfindex, Mode::enforce).ok());
-    ASSERT_TRUE(guard_->set_reserved_policy(kTestIfindex, ReservedPolicy::grandfather).ok());
+    ASSERT_TRUE(guard_->set_mode(test_iface(*guard_), Mode::enforce).ok());
+    ASSERT_TRUE(guard_->set_reserved_policy(test_iface(*guard_), ReservedPolicy::grandfather).ok());
   }
 
   static void run_cases(const std::vector<PacketCase>& cases) {
@@ -175,7 +175,7 @@ TEST_F(GuardPacketTest, ThirdVlanTagIsMalformed) {
 }
 
 TEST_F(GuardPacketTest, MonitorModePassesWhatWouldBeDroppedAndCountsIt) {
-  ASSERT_TRUE(guard_->set_mode(kTestIfindex, Mode::monitor).ok());
+  ASSERT_TRUE(guard_->set_mode(test_iface(*guard_), Mode::monitor).ok());
   const L2 a{kPodA, {}}, b{kPodB, {}}, c{kPodC, {}};
   // Cut inside the IPv4 header. Tagged, because BPF_PROG_TEST_RUN refuses untagged IPv4
   // frames shorter than Ethernet + 20 (see guard_truncation_test.cpp).
@@ -194,13 +194,13 @@ TEST_F(GuardPacketTest, MonitorModePassesWhatWouldBeDroppedAndCountsIt) {
       pass_counted("grandfathered lease", ipv4_frame(c, ip("10.1.0.205")), Reason::reserved_in_use),
   });
   // Back to enforce without reloading: the same frame is dropped.
-  ASSERT_TRUE(guard_->set_mode(kTestIfindex, Mode::enforce).ok());
+  ASSERT_TRUE(guard_->set_mode(test_iface(*guard_), Mode::enforce).ok());
   run_cases(
       {drop("mac mismatch, enforced again", ipv4_frame(b, ip("10.1.0.10")), Reason::mac_mismatch)});
 }
 
 TEST_F(GuardPacketTest, ReservedInUsePolicyDropDropsGrandfatheredLeases) {
-  ASSERT_TRUE(guard_->set_reserved_policy(kTestIfindex, ReservedPolicy::drop).ok());
+  ASSERT_TRUE(guard_->set_reserved_policy(test_iface(*guard_), ReservedPolicy::drop).ok());
   const L2 a{kPodA, {}}, c{kPodC, {}};
   run_cases({
       drop("ipv4 grandfathered lease", ipv4_frame(c, ip("10.1.0.205")), Reason::reserved),
@@ -209,12 +209,12 @@ TEST_F(GuardPacketTest, ReservedInUsePolicyDropDropsGrandfatheredLeases) {
            Reason::reserved),
       pass("an ordinary lease is unaffected", ipv4_frame(a, ip("10.1.0.10"))),
   });
-  ASSERT_TRUE(guard_->set_mode(kTestIfindex, Mode::monitor).ok());
+  ASSERT_TRUE(guard_->set_mode(test_iface(*guard_), Mode::monitor).ok());
   run_cases({pass_counted("under monitor", ipv4_frame(c, ip("10.1.0.205")), Reason::reserved,
                           Verdict::monitored)});
 }
 
-TEST_F(GuardPacketTest, CountersAreKeyedByIfindexAndAccumulate) {
+TEST_F(GuardPacketTest, CountersAreKeyedByInterfaceAndAccumulate) {
   const Bytes frame = ipv4_frame(L2{kPodB, {}}, ip("10.1.0.10"));
   const CounterMap before = snapshot(*guard_);
   const RunResult r = run_frame(guard_->prog_fd(), frame, 1000);
@@ -222,7 +222,8 @@ TEST_F(GuardPacketTest, CountersAreKeyedByIfindexAndAccumulate) {
   EXPECT_EQ(r.retval, static_cast<std::uint32_t>(TC_ACT_SHOT));
   const CounterMap want = {{{Reason::mac_mismatch, Verdict::dropped}, {1000, 1000 * frame.size()}}};
   EXPECT_EQ(delta(before, snapshot(*guard_)), want);
-  EXPECT_TRUE(snapshot(*guard_, kTestIfindex + 1000).empty());
+  EXPECT_TRUE(snapshot(*guard_, guard_->own_iface(kTestIfindex + 1000)).empty());
+  EXPECT_TRUE(snapshot(*guard_, {guard_->netns_cookie() + 1, kTestIfindex}).empty());
 }
 
 TEST(GuardDefaults, RodataDefaultsApplyToMastersWithoutConfig) {
@@ -245,7 +246,7 @@ TEST(GuardDefaults, RodataDefaultsApplyToMastersWithoutConfig) {
   check(ipv4_frame(L2{kPodA, {}}, ip("10.1.0.50")), TC_ACT_OK,
         {Reason::unallocated, Verdict::monitored});
   // An explicit mode overrides the default; the policy keeps the default.
-  ASSERT_TRUE(guard->set_mode(kTestIfindex, Mode::enforce).ok());
+  ASSERT_TRUE(guard->set_mode(test_iface(*guard), Mode::enforce).ok());
   check(ipv4_frame(L2{kPodC, {}}, ip("10.1.0.205")), TC_ACT_SHOT,
         {Reason::reserved, Verdict::dropped});
 }

@@ -21,8 +21,14 @@ using datapath::Reason;
 using datapath::Verdict;
 
 // BPF_PROG_TEST_RUN runs a TC program on the loopback device of the caller's netns unless
-// told otherwise, so the counters of packet tests are keyed by lo's ifindex.
+// told otherwise, so the config and counters of packet tests are keyed by (that netns, lo's
+// ifindex). Every netns numbers its lo 1.
 inline constexpr std::uint32_t kTestIfindex = 1;
+
+// lo of the netns `guard` was opened in, which is where packet tests run their frames.
+inline datapath::IfaceKey test_iface(const Guard& guard) {
+  return guard.own_iface(kTestIfindex);
+}
 
 // MACs of the world: three pods, the node (not a pod), a host outside the cluster.
 inline const Mac kPodA = mac("02:00:00:00:00:0a");
@@ -75,17 +81,21 @@ inline RunResult run_frame(int prog_fd, const Bytes& frame, int repeat = 1) {
   return {err, opts.retval};
 }
 
-// (reason, verdict) -> (packets, bytes) for one ifindex.
+// (reason, verdict) -> (packets, bytes) for one interface.
 using CounterKey = std::pair<Reason, Verdict>;
 using CounterMap = std::map<CounterKey, std::pair<std::uint64_t, std::uint64_t>>;
 
-inline CounterMap snapshot(const Guard& guard, std::uint32_t ifindex = kTestIfindex) {
+inline CounterMap snapshot(const Guard& guard, const datapath::IfaceKey& iface) {
   CounterMap out;
-  auto rows = guard.counters(ifindex);
+  auto rows = guard.counters(iface);
   EXPECT_TRUE(rows.ok()) << rows.error().message;
   if (!rows.ok()) return out;
   for (const auto& r : *rows) out[{r.reason, r.verdict}] = {r.packets, r.bytes};
   return out;
+}
+
+inline CounterMap snapshot(const Guard& guard) {
+  return snapshot(guard, test_iface(guard));
 }
 
 // after - before, keeping only non-zero entries.

@@ -72,6 +72,11 @@ class TestNetns {
   bool ok() const { return static_cast<bool>(fd_); }
   // A path that names the netns for as long as this object lives.
   std::string path() const { return "/proc/self/fd/" + std::to_string(fd_.get()); }
+  // The same through our pid, for commands we run (`ip link ... netns <path>`): their
+  // /proc/self is their own, and the fd is close-on-exec.
+  std::string process_path() const {
+    return "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(fd_.get());
+  }
 
  private:
   agent::UniqueFd fd_;

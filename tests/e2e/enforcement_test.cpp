@@ -4,7 +4,8 @@
 // records what arrives. A pod that puts a reserved address, another pod's address or a free
 // pool address on its interface gets nothing out; the guard counts why; the filters outlive
 // a killed agent and a restarted one replaces them in place; a reservation applied while a
-// pod sends is enforced within 100 ms.
+// pod sends is enforced within 100 ms. The master and each pod's interface have their own mode
+// and counters, although the pod's eth0 has the master's ifindex inside its own namespace.
 #include "tests/e2e/support/enforcement.h"
 
 #include <gmock/gmock.h>
@@ -217,10 +218,7 @@ TEST_F(EnforcementTest, GratuitousArpClaimingAReservedIpNeverReachesTheOutsideHo
 // --- pod to pod ----------------------------------------------------------------------------
 
 // Siblings on one master in bridge mode talk through the macvlan device without passing the
-// master's egress: the guard on the pod's own interface is what stops a pod there. (Its
-// counters cannot be told from the master's: the guard keys them by ifindex, and a pod's
-// eth0 is ifindex 2 in its namespace, as ens192 is in the node's; so the master's are not
-// checked here.)
+// master's egress: the guard on the pod's own interface is what stops a pod there.
 TEST_F(EnforcementTest, PodToPodSpoofingOnOneMasterIsDroppedAtThePod) {
   start("enfpods", {});
   Pod a = add_pod("a");
@@ -244,6 +242,7 @@ TEST_F(EnforcementTest, PodToPodSpoofingOnOneMasterIsDroppedAtThePod) {
       {"pod c's IP", c.ip, "mac_mismatch"},
       {"a free pool IP", kFreePoolIp, "unallocated"},
   };
+  const auto master_before = master_counters();
   for (const Case& cs : cases) {
     SCOPED_TRACE(cs.what);
     auto before = pod_counters(a);
@@ -251,6 +250,8 @@ TEST_F(EnforcementTest, PodToPodSpoofingOnOneMasterIsDroppedAtThePod) {
     EXPECT_EQ(at_b.count(claims(cs.source)), 0u) << at_b.describe();
     expect_rose(before, pod_counters(a), cs.reason, 1, cs.what);
   }
+  // Dropped at the pod, so the master never saw them.
+  EXPECT_EQ(master_counters(), master_before);
 
   // b's own address towards b (the kernel would not send that: a raw frame), and an ARP
   // reply that would teach b that c is at a's MAC.
@@ -262,6 +263,71 @@ TEST_F(EnforcementTest, PodToPodSpoofingOnOneMasterIsDroppedAtThePod) {
   expect_rose(before, pod_counters(a), "mac_mismatch", 4, "raw frames with b's and c's IPs");
   EXPECT_EQ(at_b.count(from_mac(a.mac, claims(b.ip))), 0u) << at_b.describe();
   EXPECT_EQ(at_b.count(from_mac(a.mac, claims(c.ip))), 0u) << at_b.describe();
+}
+
+// --master-mode puts the master in monitor mode while the pod guards keep --guard-mode
+// (enforce). The pod's eth0 has ifindex 2 in its namespace, as the master has in the node's;
+// the guard keys mode and counters by (netns, ifindex), so the master's mode does not reach
+// the pod's guard, and GET /v1/guards and the metrics report the two apart.
+TEST_F(EnforcementTest, MasterInMonitorModeLeavesThePodGuardsEnforcing) {
+  start("enfmon", {"--master-mode=ens192=monitor"});
+  ASSERT_EQ(master_, "ens192");
+  Pod a = add_pod("a");
+  Sniffer outside(node_->topology().outside().name(), "wire0");
+  const Netns& node_ns = node_->topology().node();
+  ASSERT_EQ(ifindex_in_netns(node_ns.name(), master_), 2);
+  ASSERT_EQ(ifindex_in_netns(a.path(), "eth0"), 2) << "the collision this test is about";
+
+  json guards = get_guards(*node_);
+  auto on_master = guard_entry(guards, master_);
+  auto on_pod = guard_entry(guards, "eth0", a.path());
+  ASSERT_TRUE(on_master && on_pod) << guards.dump(2);
+  EXPECT_EQ(on_master->value("mode", ""), "monitor");
+  EXPECT_EQ(on_pod->value("mode", ""), "enforce");
+  EXPECT_EQ(on_master->value("ifindex", 0), on_pod->value("ifindex", -1));
+  EXPECT_NE(on_master->value("netnsCookie", 0u), on_pod->value("netnsCookie", 0u));
+
+  // The pod puts a reserved address on its interface: its own guard drops what it sends.
+  const auto monitored_on_master = [&] { return guard_counters(*node_, master_, "", "monitored"); };
+  auto master_dropped = master_counters();
+  auto master_monitored = monitored_on_master();
+  auto pod_dropped = pod_counters(a);
+  EXPECT_NE(ping_from(a, kReservedIp, kOutsideIp), 0) << "a reply came back";
+  EXPECT_EQ(outside.count(claims(kReservedIp)), 0u) << outside.describe();
+  expect_rose(pod_dropped, pod_counters(a), "reserved", 1, "the pod's guard");
+  EXPECT_EQ(master_counters(), master_dropped);
+  EXPECT_EQ(monitored_on_master(), master_monitored);
+
+  // The master only monitors: a's MAC with a free pool address, sent on the master from the
+  // node side, passes and is counted as monitored there, and nowhere else.
+  pod_dropped = pod_counters(a);
+  const auto pod_monitored = guard_counters(*node_, "eth0", a.path(), "monitored");
+  send_frame(node_ns.name(), master_,
+             udp_frame(a.mac, outside_mac_, kFreePoolIp, kOutsideIp, 9, "monitored"), 3);
+  EXPECT_TRUE(outside.wait_for(claims(kFreePoolIp), milliseconds(1000))) << outside.describe();
+  expect_rose(master_monitored, monitored_on_master(), "unallocated", 3, "the master");
+  EXPECT_EQ(monitored_on_master()["unallocated"], master_monitored["unallocated"] + 3);
+  EXPECT_EQ(master_counters(), master_dropped);
+  EXPECT_EQ(pod_counters(a), pod_dropped);
+  EXPECT_EQ(guard_counters(*node_, "eth0", a.path(), "monitored"), pod_monitored);
+
+  // The metrics tell them apart too: the master's series, and the pods' (all pods together).
+  const auto master_counted = monitored_on_master();
+  const auto pod_counted = pod_counters(a);
+  std::string metrics;
+  auto metrics_agree = [&] {
+    metrics = agent_metrics(*node_);
+    return metric_value(metrics, "ipfence_egress_monitored_packets_total",
+                        {{"master", master_}, {"reason", "unallocated"}}) ==
+               static_cast<double>(master_counted.at("unallocated")) &&
+           metric_value(metrics, "ipfence_pod_egress_dropped_packets_total",
+                        {{"reason", "reserved"}}) ==
+               static_cast<double>(pod_counted.at("reserved")) &&
+           !metric_value(metrics, "ipfence_egress_dropped_packets_total",
+                         {{"master", master_}, {"reason", "reserved"}})
+                .has_value();
+  };
+  EXPECT_TRUE(wait_until(metrics_agree, milliseconds(3000))) << metrics;
 }
 
 // A known gap, disabled until the agent closes it (run with --gtest_also_run_disabled_tests):
@@ -314,9 +380,9 @@ TEST_F(EnforcementTest, KilledAgentKeepsEnforcingAndARestartAttachesNothingTwice
   Sniffer outside(node_->topology().outside().name(), "wire0");
   const Netns& node_ns = node_->topology().node();
   // Frames that claim a free pool IP with a's MAC, sent on the master from the node side:
-  // they meet the master's guard whatever the pod-side guard does. (Counted as unallocated,
-  // apart from the pod's stream below: the guard keys counters by ifindex, and the pod's
-  // eth0 has the master's ifindex 2 inside its own namespace.)
+  // they meet the master's guard whatever the pod-side guard does, and count as the master's
+  // (unallocated). The pod's reserved-address stream below is dropped by the pod's own guard
+  // and counts as the pod's: the master never sees it.
   auto spoof_on_master = [&] {
     send_frame(node_ns.name(), master_,
                udp_frame(a.mac, outside_mac_, kFreePoolIp, kOutsideIp, 9, "master"), 3);
@@ -345,6 +411,7 @@ TEST_F(EnforcementTest, KilledAgentKeepsEnforcingAndARestartAttachesNothingTwice
   UdpStream spoof(a.name(), kReservedIp, kOutsideIp, 9, milliseconds(5));
   ASSERT_TRUE(outside.wait_for(ipv4_from(a.ip), milliseconds(1000)));
   auto master_before = master_counters();
+  auto pod_before = pod_counters(a);
   spoof_on_master();
 
   ASSERT_EQ(node_->stop_agent(SIGKILL), 128 + SIGKILL);
@@ -361,9 +428,11 @@ TEST_F(EnforcementTest, KilledAgentKeepsEnforcingAndARestartAttachesNothingTwice
   spoof_on_master();
   check_filters("after the restart");
   EXPECT_EQ(get_guards(*node_).value("leases", -1), 1);
-  // The counters live in a pinned map: they carry on over the restart.
+  // The counters live in a pinned map: they carry on over the restart, each guard's apart.
   auto master_after = master_counters();
   EXPECT_EQ(master_after["unallocated"], master_before["unallocated"] + 9);
+  expect_rose(master_before, master_after, "unallocated", 9, "the master, over the restart");
+  expect_rose(pod_before, pod_counters(a), "reserved", 50, "the pod, over the restart");
 
   legit.stop();
   spoof.stop();
