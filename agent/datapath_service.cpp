@@ -22,6 +22,10 @@ using nlohmann::json;
 // rarely change; a master that appears is guarded within this long.
 constexpr std::chrono::seconds kHostRefresh{1};
 
+// How long a guarded master must go unnamed before it is detached: long enough that a config
+// deleted and re-created at once (an apply tool replacing it) leaves no gap.
+constexpr std::chrono::seconds kDetachGrace{3};
+
 bool in_any(const std::vector<ipam::IpRange>& ranges, const ipam::IpAddress& ip) {
   return std::any_of(ranges.begin(), ranges.end(),
                      [&](const ipam::IpRange& r) { return r.contains(ip); });
@@ -95,6 +99,8 @@ void DatapathService::sync(const GuardInputs* snapshot) {
   if (snapshot != nullptr) {
     snapshot_ = *snapshot;
     overlay_.settle(snapshot->revision);
+    std::erase_if(allocation_masters_,
+                  [&](const auto& m) { return m.second <= snapshot->revision; });
     synced_once_ = true;
   }
   if (!synced_once_) return;  // nothing to push before the first snapshot
@@ -105,7 +111,10 @@ void DatapathService::sync(const GuardInputs* snapshot) {
       !(pushed_.pools_ok && pushed_.reserved_ok && pushed_.leases_ok && pushed_.pod_macs_ok);
   // The documented order: maps first, so that a master's first frame already meets them.
   if (snapshot != nullptr || refresh || failed) report("map sync", push_maps());
-  if (refresh) attach_wanted_masters();
+  if (refresh) {
+    attach_wanted_masters();
+    detach_unwanted_masters();
+  }
   if (first && settings_.pod_guard) {
     // A restarted agent takes over the pod guards too (their netns may be gone by now).
     for (const auto& pod : snapshot_.pods)
@@ -145,6 +154,8 @@ void DatapathService::refresh_host() {
         !wanted_.contains(ifname))
       spdlog::info("guard: {} ({}): {}", want.master, want.source, note);
   }
+  for (const auto& [master, revision] : allocation_masters_)
+    wanted.emplace(master, Wanted{"an allocation on it", ""});
   wanted_ = std::move(wanted);
 
   std::vector<datapath::Lease> host;
@@ -250,6 +261,46 @@ Status DatapathService::attach_master(const std::string& ifname, const Wanted& w
   return {};
 }
 
+// Detaches guarded masters that nothing has named for kDetachGrace: masters_ and those an
+// earlier run recorded (Guard::masters). One whose interface is gone took its filter with it;
+// only its config and counters are left to forget.
+void DatapathService::detach_unwanted_masters() {
+  auto recorded = guard_.masters();
+  if (!recorded) {
+    report("list guarded masters", recorded.error());
+    return;
+  }
+  std::map<std::string, int> held;  // name -> ifindex as last known
+  for (const auto& [name, master] : masters_) held[name] = master.ifindex;
+  for (const auto& a : *recorded) held.emplace(a.ifname, a.ifindex);
+  std::erase_if(unwanted_since_, [&](const auto& e) {
+    return wanted_.contains(e.first) || !held.contains(e.first);
+  });
+  const auto now = Clock::now();
+  for (const auto& [name, ifindex] : held) {
+    if (wanted_.contains(name)) continue;
+    const auto since = unwanted_since_.try_emplace(name, now).first;
+    if (now - since->second < kDetachGrace) continue;
+    Result<bool> detached = false;
+    if (::if_nametoindex(name.c_str()) == 0) {
+      if (auto forgotten = guard_.forget(guard_.own_iface(static_cast<std::uint32_t>(ifindex)));
+          !forgotten)
+        detached = forgotten.error();
+    } else {
+      detached = guard_.detach(datapath::AttachTarget{name, 0, {}});
+    }
+    report("detach " + name, detached.ok() ? Status() : Status(detached.error()));
+    if (!detached) continue;
+    masters_.erase(name);
+    unwanted_since_.erase(since);
+    last_error_.erase("attach " + name);
+    spdlog::info(
+        "guard: detached from {}: no SpiderMultusConfig, --masters entry or allocation on "
+        "this node names it any more{}",
+        name, *detached ? "" : " (no guard filter of ours was left on it)");
+  }
+}
+
 // Attaches wanted masters that are new, or whose interface was re-created (a new ifindex).
 void DatapathService::attach_wanted_masters() {
   for (const auto& [ifname, wanted] : wanted_) {
@@ -293,9 +344,14 @@ Status DatapathService::on_allocated(const std::vector<ipam::Allocation>& leases
     overlay_.add(*ip, lease.mac, revision);
   }
   for (const auto& lease : leases) {
-    if (lease.master.empty() || masters_.contains(lease.master)) continue;
-    if (auto attached = attach_master(lease.master, {"an allocation on it", ""}); !attached)
-      return attached.error().wrap("guard master " + lease.master);
+    if (lease.master.empty()) continue;
+    if (!masters_.contains(lease.master)) {
+      if (auto attached = attach_master(lease.master, {"an allocation on it", ""}); !attached)
+        return attached.error().wrap("guard master " + lease.master);
+    }
+    // Wanted from now on, also before a snapshot shows the allocation.
+    auto& known = allocation_masters_[lease.master];
+    known = std::max(known, revision);
   }
   if (auto pushed = push_leases(); !pushed) return pushed.error().wrap("guard leases");
   if (settings_.pod_guard && !leases.empty() && !leases.front().netns.empty() &&

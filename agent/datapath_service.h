@@ -3,10 +3,12 @@
 // state, which it pushes as diffs; the IPAM handlers (lease_sink.h) add and remove leases
 // synchronously, so that a lease is enforced before the CNI plugin hears of it.
 //
-// Masters are attached when first wanted and never detached: not when they drop out of the
-// store, and not at shutdown (the filters and pinned maps outlive the agent, so enforcement
-// goes on while it restarts). A restarted agent attaches every master again, which replaces
-// the predecessor's program in place: no gap, never two filters.
+// Masters are attached when first wanted, and detached when nothing names them any more (no
+// SpiderMultusConfig, --masters entry or allocation on this node) for a few seconds: masters
+// this run attached and masters an earlier run recorded alike, and only our own filter
+// (Guard::detach). Not at shutdown: the filters and pinned maps outlive the agent, so
+// enforcement goes on while it restarts. A restarted agent attaches every master again, which
+// replaces the predecessor's program in place: no gap, never two filters.
 //
 // The guard keeps config and counters per attachment (datapath::IfaceKey: netns cookie and
 // ifindex), so a master and a pod interface with the same ifindex in their own namespaces
@@ -104,6 +106,7 @@ class DatapathService final : public LeaseSink {
   Status push_leases();
   Status attach_master(const std::string& ifname, const Wanted& wanted);
   void attach_wanted_masters();
+  void detach_unwanted_masters();
   Status attach_pod(const std::string& netns, const std::string& ifname);
   void report(const std::string& what, const Status& status);
   std::string master_of(std::uint32_t ifindex) const;
@@ -119,6 +122,11 @@ class DatapathService final : public LeaseSink {
   std::map<std::string, Master> masters_;  // attached by this agent, by interface name
   // Wanted masters as resolved at the last host refresh, by interface name.
   std::map<std::string, Wanted> wanted_;
+  // Masters the IPAM handlers attached for an allocation, with its revision: wanted until a
+  // snapshot at or past that revision names them itself (as LeaseOverlay does for leases).
+  std::map<std::string, std::int64_t> allocation_masters_;
+  // Guarded masters that nothing names, since when (detached after kDetachGrace).
+  std::map<std::string, std::chrono::steady_clock::time_point> unwanted_since_;
   std::vector<datapath::Lease> host_leases_;  // the node's own addresses on masters
   std::chrono::steady_clock::time_point next_host_refresh_{};
   std::map<std::string, std::string> last_error_;  // what -> message, to log each once

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -126,6 +127,20 @@ Status resolve(const AttachTarget& target, Attachment& out) {
   out.ifname = name;
   out.ifindex = target.ifindex;
   return {};
+}
+
+// Whether program `prog_id` is a guard: named as ours (the kernel keeps the first 15 bytes).
+Result<bool> is_guard_program(std::uint32_t prog_id, const char* our_name) {
+  agent::UniqueFd fd(bpf_prog_get_fd_by_id(prog_id));
+  if (!fd) {
+    if (errno == ENOENT) return false;  // went away meanwhile
+    return os_error("bpf_prog_get_fd_by_id " + std::to_string(prog_id), errno);
+  }
+  bpf_prog_info info{};
+  __u32 len = sizeof(info);
+  const int err = bpf_obj_get_info_by_fd(fd.get(), &info, &len);
+  if (err != 0) return os_error("bpf_obj_get_info_by_fd", err);
+  return std::strncmp(info.name, our_name, sizeof(info.name) - 1) == 0;
 }
 
 std::string describe(const AttachTarget& t) {
@@ -296,6 +311,11 @@ Result<bool> Guard::detach(const AttachTarget& target) {
     }
     key = found.key();
     const TcFilterId id{found.ifindex, impl_->options.tc_handle, impl_->options.tc_priority};
+    IPF_ASSIGN_OR_RETURN(const std::uint32_t there, tc_query_egress(id));
+    if (there == 0) return {};
+    IPF_ASSIGN_OR_RETURN(const bool ours,
+                         is_guard_program(there, bpf_program__name(impl_->skel->progs.ipf_guard)));
+    if (!ours) return {};  // someone else's filter at our slot: not ours to remove
     IPF_ASSIGN_OR_RETURN(was_attached, tc_detach_egress(id));
     return {};
   });
@@ -309,24 +329,7 @@ Result<bool> Guard::detach(const AttachTarget& target) {
 }
 
 Result<std::vector<Attachment>> Guard::attached() const {
-  std::vector<Attachment> out;
-  IPF_ASSIGN_OR_RETURN(
-      auto recorded,
-      (map_entries<ipf_iface_key, ipf_iface_config>(map_fd(GuardMap::iface_config))));
-  for (const auto& [key, cfg] : recorded) {
-    if (key.netns_cookie != impl_->netns_cookie) continue;  // a pod's interface: see below
-    Attachment a;
-    char name[IF_NAMESIZE] = {};
-    if (::if_indextoname(key.ifindex, name) == nullptr) continue;  // the master is gone
-    a.ifname = name;
-    a.ifindex = static_cast<int>(key.ifindex);
-    a.netns_cookie = key.netns_cookie;
-    a.mode = static_cast<Mode>(cfg.mode);
-    a.policy = static_cast<ReservedPolicy>(cfg.reserved_policy);
-    IPF_ASSIGN_OR_RETURN(a.prog_id, tc_query_egress({a.ifindex, impl_->options.tc_handle,
-                                                     impl_->options.tc_priority}));
-    if (a.prog_id != 0) out.push_back(std::move(a));
-  }
+  IPF_ASSIGN_OR_RETURN(std::vector<Attachment> out, masters());
   for (const Attachment& known : impl_->netns_attachments) {
     Attachment a = known;
     a.replaced_prog_id = 0;
@@ -342,6 +345,33 @@ Result<std::vector<Attachment>> Guard::attached() const {
     out.push_back(std::move(a));
   }
   return out;
+}
+
+Result<std::vector<Attachment>> Guard::masters() const {
+  std::vector<Attachment> out;
+  IPF_ASSIGN_OR_RETURN(
+      auto recorded,
+      (map_entries<ipf_iface_key, ipf_iface_config>(map_fd(GuardMap::iface_config))));
+  for (const auto& [key, cfg] : recorded) {
+    if (key.netns_cookie != impl_->netns_cookie) continue;  // a pod's interface
+    Attachment a;
+    char name[IF_NAMESIZE] = {};
+    if (::if_indextoname(key.ifindex, name) == nullptr) continue;  // the master is gone
+    a.ifname = name;
+    a.ifindex = static_cast<int>(key.ifindex);
+    a.netns_cookie = key.netns_cookie;
+    a.mode = static_cast<Mode>(cfg.mode);
+    a.policy = static_cast<ReservedPolicy>(cfg.reserved_policy);
+    IPF_ASSIGN_OR_RETURN(a.prog_id, tc_query_egress({a.ifindex, impl_->options.tc_handle,
+                                                     impl_->options.tc_priority}));
+    if (a.prog_id != 0) out.push_back(std::move(a));
+  }
+  return out;
+}
+
+Status Guard::forget(const IfaceKey& iface) {
+  IPF_TRY(impl_->erase_ifaces([&](const IfaceKey& k) { return k == iface; }));
+  return {};
 }
 
 Result<std::size_t> Guard::forget_other_netns() {

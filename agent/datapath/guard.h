@@ -156,12 +156,19 @@ class Guard {
     return attach(AttachTarget{ifname, 0, {}});
   }
   Result<Attachment> attach(int ifindex) { return attach(AttachTarget{{}, ifindex, {}}); }
-  // Removes our filter (only ours), and the interface's config and counters (found by the
-  // cookie attach() saw when its netns is gone). Returns whether a filter was there.
+  // Removes our filter, and the interface's config and counters (found by the cookie
+  // attach() saw when its netns is gone). Only ours: the filter at our (handle, priority), and
+  // only when the program there is a guard (by name, so that a guard an earlier version
+  // attached goes too); anything else at that slot stays. Returns whether a filter went.
   Result<bool> detach(const AttachTarget& target);
   // Guard filters on masters recorded in the config map (by whichever agent attached them),
   // plus those this object attached in other namespaces.
   Result<std::vector<Attachment>> attached() const;
+  // Only the first part: guard filters on masters in this object's own namespace.
+  Result<std::vector<Attachment>> masters() const;
+  // Removes the config and counters of one interface without touching any filter (an
+  // interface that is gone took its filters with it).
+  Status forget(const IfaceKey& iface);
 
   // Removes the config and counters of interfaces in namespaces that are neither this
   // object's own nor one it attached to: pod guards of an earlier run whose pods are gone

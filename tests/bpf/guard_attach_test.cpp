@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "agent/datapath/tc.h"
+#include "empty.skel.h"
 #include "tests/bpf/guard_world.h"
 #include "tests/bpf/test_env.h"
 
@@ -310,6 +311,33 @@ TEST_F(GuardAttachTest, MasterAndPodInterfaceWithOneIfindexKeepModesAndCountersA
     EXPECT_EQ(a.mode, a.netns.empty() ? Mode::enforce : Mode::monitor) << a.ifname;
   ASSERT_TRUE(guard->detach(AttachTarget{"ipfm0", 0, pod.path()}).ok());
   ASSERT_TRUE(guard->detach(AttachTarget{"ipft0", 0, {}}).ok());
+}
+
+// detach() removes a guard at our (handle, priority), and nothing else: another program that
+// took that slot stays where it is (and the interface's records go, as it is not ours now).
+TEST_F(GuardAttachTest, DetachLeavesAnotherProgramAtOurSlotAlone) {
+  ScopedNetns in(netns_.path());
+  ASSERT_TRUE(in.ok());
+  auto guard = Guard::open(options());
+  ASSERT_TRUE(guard.ok()) << guard.error().message;
+  auto a = guard->attach("ipft0");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  std::unique_ptr<empty_bpf, decltype(&empty_bpf__destroy)> other(empty_bpf__open_and_load(),
+                                                                  empty_bpf__destroy);
+  ASSERT_TRUE(other);
+  const datapath::TcFilterId slot{a->ifindex, datapath::kDefaultTcHandle,
+                                  datapath::kDefaultTcPriority};
+  auto replaced = datapath::tc_attach_egress(slot, bpf_program__fd(other->progs.ipf_empty));
+  ASSERT_TRUE(replaced.ok()) << replaced.error().message;
+  EXPECT_EQ(replaced->replaced_prog_id, guard->prog_id());
+
+  auto detached = guard->detach({"ipft0", 0, {}});
+  ASSERT_TRUE(detached.ok()) << detached.error().message;
+  EXPECT_FALSE(*detached);
+  EXPECT_EQ(datapath::tc_query_egress(slot).value(), replaced->prog_id);
+  EXPECT_EQ(egress_filters("ipft0"), 1);
+  EXPECT_TRUE(guard->masters().value().empty());  // its record went: the slot is not ours
+  EXPECT_TRUE(datapath::tc_detach_egress(slot).value());
 }
 
 TEST_F(GuardAttachTest, AttachToAMissingInterfaceFailsCleanly) {

@@ -1,8 +1,9 @@
 // The agent's side of the guard (issue 4, agent datapath), with the real agent in a node
 // namespace on a bpffs of the test's own: where it attaches (SpiderMultusConfig masters and
-// their vlans, --masters, the master a CNI ADD names, pod interfaces), that ADD and DEL
-// change the lease map before they return, that a restarted agent takes over the filters in
-// place, and what /v1/guards, /v1/status and `ipfencectl get guards` show. What the guard
+// their vlans, --masters, the master a CNI ADD names, pod interfaces) and that it detaches
+// masters nothing names any more, that ADD and DEL change the lease map before they return,
+// that a restarted agent takes over the filters in place, and what /v1/guards, /v1/status
+// and `ipfencectl get guards` show. What the guard
 // drops is tests/e2e/enforcement_test.cpp's subject.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -230,6 +231,50 @@ TEST_F(AgentGuardTest, MastersFromVlansFlagsAndAddsEachWithItsMode) {
   auto [listed, allocations] = node_->agent_request("GET", "/v1/status");
   ASSERT_EQ(listed, 200);
   EXPECT_EQ(allocations["pools"][0].value("allocated", -1), 1);
+}
+
+// A master whose SpiderMultusConfig is deleted is detached once it has gone unnamed for a few
+// seconds, and so is one an earlier run attached whose config was deleted while no agent ran.
+// Only the guard's filter goes: another filter on the same hook stays, and the masters still
+// named keep their guards.
+TEST_F(AgentGuardTest, MastersNoLongerNamedAreDetachedAndOnlyTheGuardFilterGoes) {
+  start("dpdetach");
+  for (const char* name : {"ens224", "ens225", "ens226"}) {
+    add_link(name);
+    node_->apply(seed_multus_config(name));
+  }
+  for (const char* name : {"ens224", "ens225", "ens226"})
+    ASSERT_TRUE(wait_for_guard(name)) << name << ": " << get_guards(*node_).dump(2);
+  node_ns().sh("tc filter add dev ens225 egress pref 7 u32 match u32 0 0");
+
+  auto deleted = node_->ctl({"-n", "kube-system", "delete", "smc", "macvlan-ens225"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_TRUE(guard_entry(get_guards(*node_), "ens225")) << "detached without a grace period";
+  EXPECT_TRUE(wait_until([&] { return !guard_entry(get_guards(*node_), "ens225"); },
+                         std::chrono::seconds(10)))
+      << get_guards(*node_).dump(2);
+  EXPECT_TRUE(egress_bpf_filters(node_ns(), "ens225").empty());
+  EXPECT_THAT(node_ns().sh("tc filter show dev ens225 egress"), HasSubstr(" u32 "));
+  EXPECT_THAT(node_->agent().log(), HasSubstr("guard: detached from ens225"));
+  EXPECT_EQ(status_guard(*node_)["masters"], json({"ens224", "ens226"}));
+  for (const char* name : {"ens224", "ens226"}) {
+    EXPECT_TRUE(guard_entry(get_guards(*node_), name)) << name;
+    EXPECT_EQ(egress_bpf_filters(node_ns(), name).size(), 1u) << name;
+  }
+
+  // Deleted while no agent runs: the next one finds the master in the pinned record.
+  ASSERT_EQ(node_->stop_agent(SIGTERM), 0);
+  deleted = node_->ctl({"-n", "kube-system", "delete", "smc", "macvlan-ens226"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_EQ(egress_bpf_filters(node_ns(), "ens226").size(), 1u);
+  node_->start_agent();
+  ASSERT_TRUE(wait_for_guard("ens224"));
+  EXPECT_TRUE(wait_until([&] { return egress_bpf_filters(node_ns(), "ens226").empty(); },
+                         std::chrono::seconds(10)))
+      << node_ns().sh("tc filter show dev ens226 egress");
+  EXPECT_FALSE(guard_entry(get_guards(*node_), "ens226")) << get_guards(*node_).dump(2);
+  EXPECT_EQ(egress_bpf_filters(node_ns(), "ens224").size(), 1u);
+  EXPECT_EQ(status_guard(*node_)["masters"], json({"ens224"}));
 }
 
 TEST(AgentGuardOffTest, WithoutABpffsTheAgentSaysHowToMountOneOrRunsIpamOnly) {
