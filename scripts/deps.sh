@@ -14,6 +14,8 @@ packages=(
   libabsl-dev
   # runtime and test parts: real CNI plugins, namespaces, traffic tools, servers
   containernetworking-plugins iproute2 iputils-ping iputils-arping curl jq procps iperf3
+  # drops etcd's replies inside a test namespace (an ADD whose answer is lost)
+  iptables
   # a real container runtime for the containerd e2e test (ctr run --cni --rootfs)
   containerd runc busybox-static
   # the etcd store backend: a real etcd for its tests and benchmark (etcdctl for debugging)
