@@ -238,6 +238,7 @@ json encode_pools(const ipam::ClusterState& state) {
          {"total", counts.total},
          {"allocated", counts.allocated},
          {"reserved", counts.reserved},
+         {"quarantined", counts.quarantined},
          {"available", counts.available}});
   }
   return pools;

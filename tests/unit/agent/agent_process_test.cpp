@@ -33,23 +33,12 @@ class AgentProcessTest : public ::testing::Test {
   }
 
   std::vector<std::string> agent_args() const {
-    return {IPFENCE_AGENT_BINARY,
-            "--store",
-            "file://" + store_dir_,
-            "--socket",
-            socket_,
-            "--node-name",
-            "node1",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--cni-conf-dir",
-            conf_dir_,
-            "--log-level",
-            "debug",
+    return {IPFENCE_AGENT_BINARY, "--store", "file://" + store_dir_, "--socket", socket_,
+            "--node-name", "node1", "--metrics-addr", "127.0.0.1:0", "--cni-conf-dir", conf_dir_,
+            "--log-level", "debug",
             // These agents run in the machine's own network namespace: no guard near its
             // interfaces (tests/e2e runs it in namespaces of their own).
-            "--guard",
-            "off"};
+            "--guard", "off"};
   }
 
   // Starts the agent and waits until /v1/healthz answers.
@@ -163,6 +152,7 @@ TEST_F(AgentProcessTest, SeedScenario) {
   EXPECT_EQ(pool["allocated"], 1);
   EXPECT_EQ(pool["reserved"], 2);
   EXPECT_EQ(pool["available"], 0);
+  EXPECT_EQ(pool["quarantined"], 0);
 
   // CHECK: holds exactly those IPs / holds others / holds nothing.
   Reply check = post("/v1/ipam/check",
