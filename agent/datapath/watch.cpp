@@ -13,8 +13,8 @@
 #include "agent/datapath/bpf_map.h"
 #include "agent/datapath/libbpf_log.h"
 #include "agent/datapath/netns.h"
+#include "agent/datapath/tc.h"
 #include "agent/datapath/watch_impl.h"
-#include "agent/datapath/watch_tc.h"
 #include "bpf/abi.h"
 
 namespace ipfence::datapath {

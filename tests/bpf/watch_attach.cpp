@@ -21,7 +21,7 @@
 #include <mutex>
 
 #include "agent/datapath/netns.h"
-#include "agent/datapath/watch_tc.h"
+#include "agent/datapath/tc.h"
 #include "tests/bpf/test_env.h"
 #include "tests/bpf/watch_world.h"
 
