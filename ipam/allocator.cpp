@@ -32,7 +32,8 @@ Result<IpAddress> parse_wanted_ip(const std::string& text) {
 }  // namespace
 
 Result<IpAddress> choose_ip(const ClusterState& state, const std::string& pool_name,
-                            std::optional<u128> cursor, const std::optional<IpAddress>& wanted) {
+                            std::optional<u128> cursor, const std::optional<IpAddress>& wanted,
+                            const std::vector<IpAddress>& avoid) {
   const PoolState* pool = state.pool(pool_name);
   if (!pool) return make_error(ErrorCode::not_found, "IPPool " + pool_name + ": not found");
   const PoolRanges& ranges = pool->ranges;
@@ -67,6 +68,20 @@ Result<IpAddress> choose_ip(const ClusterState& state, const std::string& pool_n
     pick = available.next_fit(*cursor + 1);
   else
     pick = available.next_fit(0);
+  auto avoided = [&](u128 value) {
+    return std::any_of(avoid.begin(), avoid.end(), [&](const IpAddress& a) {
+      return a.family() == ranges.family && a.value() == value;
+    });
+  };
+  // Each avoided address is skipped at most once: more skips than that mean every
+  // available address is avoided.
+  for (std::size_t skipped = 0; pick && avoided(*pick); ++skipped) {
+    if (skipped == avoid.size()) {
+      pick.reset();
+      break;
+    }
+    pick = available.next_fit(*pick == family_max(ranges.family) ? 0 : *pick + 1);
+  }
   if (!pick) return make_error(ErrorCode::exhausted, exhausted_message(state, {pool_name}));
   return IpAddress(ranges.family, *pick);
 }
@@ -234,7 +249,8 @@ Result<AllocateResult> Allocator::try_allocate(const AllocateRequest& request, b
         reasons.push_back("IPPool " + name + " does not contain " + want->to_string());
         continue;
       }
-      auto ip = choose_ip(state_, name, want ? std::nullopt : cursor_for(name), want);
+      auto ip =
+          choose_ip(state_, name, want ? std::nullopt : cursor_for(name), want, request.avoid);
       if (ip) {
         pick = Pick{*ip, pool};
         break;

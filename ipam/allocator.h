@@ -28,6 +28,9 @@ struct AllocateRequest {
   std::vector<std::string> ipv4_pools;  // candidates in order
   std::vector<std::string> ipv6_pools;
   std::vector<std::string> ips;  // specific IPs asked for ("10.6.168.133" or with "/len")
+  // Never picked for this request (pool picks only): addresses an outside host answered a
+  // conflict probe for, while their quarantine may not have reached the view yet.
+  std::vector<IpAddress> avoid;
 };
 
 struct AllocatedIp {
@@ -59,8 +62,10 @@ struct GcResult {
 
 // A pure choice on a view: the IP to hand out from `pool` for a request, or why not.
 // `cursor` is the next-fit position (the last IP handed out in that pool).
+// `avoid`: addresses not to pick (AllocateRequest::avoid); ignored for a wanted IP.
 Result<IpAddress> choose_ip(const ClusterState& state, const std::string& pool,
-                            std::optional<u128> cursor, const std::optional<IpAddress>& wanted);
+                            std::optional<u128> cursor, const std::optional<IpAddress>& wanted,
+                            const std::vector<IpAddress>& avoid = {});
 
 // Builds the exhaustion message for a set of pools, e.g.
 //   IPPool test-ippool: all IPs have been exhausted (3 IPs: 2 reserved, 1 allocated)

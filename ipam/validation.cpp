@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "ipam/conflict_probe_settings.h"
 #include "ipam/manifest.h"
 
 namespace ipfence::ipam {
@@ -186,6 +187,10 @@ Result<PoolRanges> validate_pool(SpiderIPPool& pool) {
         "spec.podAffinity: an empty selector is not allowed; give matchLabels or "
         "matchExpressions, or remove spec.podAffinity");
   }
+
+  // The probe annotation is checked here, at apply, not at the first ADD that reads it.
+  if (auto probe = conflict_probe_settings(pool, ConflictProbeSettings{}); !probe)
+    return probe.error();
 
   out.usable = out.ips;
   out.usable.erase_all(out.exclude);

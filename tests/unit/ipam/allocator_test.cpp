@@ -3,11 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <random>
 #include <set>
 #include <thread>
 
-#include <filesystem>
 #include "ipam_fixture.h"
 
 namespace ipfence::ipam::testing {
@@ -31,12 +31,14 @@ TEST_F(AllocatorTest, SeedWalkThrough) {
             "IPPool test-ippool: all IPs have been exhausted (3 IPs: 2 reserved, 1 allocated)");
 
   // Reserving the IP a pod holds is allowed, warns with the holder, and keeps the pod's IP.
-  auto patched = objects_.patch(Kind::reservedip, "", "test-reservedip",
-                                nlohmann::json::parse(R"({"spec":{"ips":["10.6.168.131-10.6.168.133"]}})"));
+  auto patched =
+      objects_.patch(Kind::reservedip, "", "test-reservedip",
+                     nlohmann::json::parse(R"({"spec":{"ips":["10.6.168.131-10.6.168.133"]}})"));
   ASSERT_TRUE(patched.ok()) << patched.error().message;
   EXPECT_EQ(patched->action, ApplyAction::configured);
   ASSERT_EQ(patched->warnings.size(), 1u);
-  EXPECT_THAT(patched->warnings[0], HasSubstr("10.6.168.133 is allocated to pod default/pod-dv8xz"));
+  EXPECT_THAT(patched->warnings[0],
+              HasSubstr("10.6.168.133 is allocated to pod default/pod-dv8xz"));
   auto held = allocator_.lookup("dv8xz", "eth0");
   ASSERT_TRUE(held.ok());
   EXPECT_EQ(held->ips.front().ip.to_string(), "10.6.168.133");
@@ -95,6 +97,35 @@ TEST_F(AllocatorTest, NextFitDoesNotReuseJustReleasedIp) {
   EXPECT_EQ(allocate_ip("b", {"test-ippool"}), "10.6.168.132");
   EXPECT_EQ(allocate_ip("c", {"test-ippool"}), "10.6.168.133");
   EXPECT_EQ(allocate_ip("d", {"test-ippool"}), "10.6.168.131");  // wraps
+}
+
+// A conflict probe's answer: the retried request skips the answered IPs, wrapping round the
+// pool, and is exhausted only when every available IP is avoided.
+TEST_F(AllocatorTest, AvoidedIpsAreSkippedUntilNoneIsLeft) {
+  apply(kSeedPool);
+  auto avoiding = [](std::string container, std::vector<std::string> ips) {
+    AllocateRequest r = request(std::move(container), {"test-ippool"});
+    for (const auto& ip : ips) r.avoid.push_back(*IpAddress::parse(ip));
+    return r;
+  };
+  auto a = allocator_.allocate(avoiding("a", {"10.6.168.131", "10.6.168.132"}));
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_EQ(a->ips.front().ip.to_string(), "10.6.168.133");
+  // After .133 next-fit wraps to .131, which is avoided, then .132.
+  auto b = allocator_.allocate(avoiding("b", {"10.6.168.131", "2001:db8::1"}));
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_EQ(b->ips.front().ip.to_string(), "10.6.168.132");
+  auto c = allocator_.allocate(avoiding("c", {"10.6.168.131"}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().code, ErrorCode::exhausted);
+  EXPECT_EQ(c.error().message,
+            "IPPool test-ippool: all IPs have been exhausted (3 IPs: 2 allocated)");
+  // A specific IP asked for is not subject to avoid (the caller decides about it).
+  AllocateRequest d = avoiding("d", {"10.6.168.131"});
+  d.ips = {"10.6.168.131"};
+  auto got = allocator_.allocate(d);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(got->ips.front().ip.to_string(), "10.6.168.131");
 }
 
 TEST_F(AllocatorTest, ReleaseIsIdempotent) {
@@ -340,9 +371,10 @@ spec: {subnet: 10.0.0.0/24, ips: [10.0.0.0-10.0.0.63], excludeIPs: [10.0.0.7, 10
           ASSERT_TRUE(objects.remove(Kind::reservedip, "", name).ok());
           reserved.erase(ip);
         } else {
-          auto r = parse_manifests("apiVersion: spiderpool.spidernet.io/v2beta1\n"
-                                   "kind: SpiderReservedIP\nmetadata: {name: " +
-                                   name + "}\nspec: {ips: [10.0.0." + std::to_string(ip) + "]}\n");
+          auto r = parse_manifests(
+              "apiVersion: spiderpool.spidernet.io/v2beta1\n"
+              "kind: SpiderReservedIP\nmetadata: {name: " +
+              name + "}\nspec: {ips: [10.0.0." + std::to_string(ip) + "]}\n");
           ASSERT_TRUE(r.ok());
           ASSERT_TRUE(objects.apply(*r).ok());
           reserved.insert(ip);
