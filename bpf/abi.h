@@ -176,4 +176,29 @@ struct ipf_watch_last {
 	__u64 probe_ns; /* bpf_ktime_get_ns() of the last probe event */
 };
 
+/* ======================== Pod socket-option guard (bpf/sockopt_guard.bpf.c) ==================
+ * A cgroup/setsockopt program on the pods' cgroup that refuses the socket options which let a
+ * pod's frames skip the TC egress hook of its own interface (and so the pod-side guard). The
+ * C++ side checks this layout in agent/datapath/sockopt_abi_checks.cpp.
+ */
+
+/* Which option a refusal was about: the column of ipf_sockopt_cnt. */
+enum ipf_sockopt_option {
+	IPF_SOCKOPT_PACKET_QDISC_BYPASS = 0, /* SOL_PACKET PACKET_QDISC_BYPASS, turned on */
+	IPF_SOCKOPT_XDP = 1,		     /* any SOL_XDP option: AF_XDP umem and rings */
+	IPF_SOCKOPT_OPTION_COUNT = 2,
+};
+
+/* Slots of ipf_sockopt_cnt, a per-CPU array of __u64 (user space sums over CPUs):
+ * verdict * IPF_SOCKOPT_OPTION_COUNT + option, verdict IPF_VERDICT_DROPPED (refused with
+ * EPERM) or IPF_VERDICT_MONITORED (counted, let through); the IPF_VERDICT_PASSED row stays 0. */
+#define IPF_SOCKOPT_CTR_COUNT 6 /* IPF_VERDICT_COUNT * IPF_SOCKOPT_OPTION_COUNT */
+
+/* ipf_sockopt_ns value: one guarded pod network namespace (key: its netns cookie, __u64, the
+ * number SO_NETNS_COOKIE gives). Sockets in namespaces that are not in the map pass. */
+struct ipf_sockopt_netns {
+	__u8 mode; /* enum ipf_mode: enforce refuses, monitor counts and lets the option through */
+	__u8 pad[7];
+};
+
 #endif /* IPFENCE_BPF_ABI_H */
