@@ -11,8 +11,9 @@
  *                  MAC differs -> mac_mismatch
  *   2. not leased: reserved -> reserved; in a pool -> unallocated;
  *                  source MAC is a pod's -> spoofed; else pass.
- * The pass path for a pod's own traffic costs one hash lookup: whether a leased IP is also
- * reserved is precomputed by the agent into the lease's flags.
+ * Whether a leased IP is also reserved is precomputed by the agent into the lease's flags, so
+ * judging a pod's own traffic costs one hash lookup; and judgements are cached per CPU
+ * (judge_cache.h), so a repeated (address, MAC) costs an array read instead.
  *
  * Mode, reserved policy and counters are per interface, keyed by (netns cookie, ifindex)
  * (netns_cookie.h says why and how); the key is computed only for frames that are counted.
@@ -23,6 +24,7 @@
 
 #include "abi.h"
 #include "guard_maps.h"
+#include "judge_cache.h"
 #include "netns_cookie.h"
 #include "parse.h"
 
@@ -85,6 +87,28 @@ static __always_inline __u8 judge(const struct ipf_claim *cl)
 	if (bpf_map_lookup_elem(&ipf_pod_macs, &cl->mac))
 		return IPF_REASON_SPOOFED;
 	return IPF_REASON_NONE;
+}
+
+/* judge(), remembered per CPU (judge_cache.h says why and when a slot may be used). */
+static __always_inline __u8 judge_cached(const struct ipf_claim *cl)
+{
+	__u32 zero = 0;
+	__u32 idx = judge_slot_of(cl);
+	__u64 *genp = bpf_map_lookup_elem(&ipf_judge_gen, &zero);
+	struct ipf_judge_slot *slot = bpf_map_lookup_elem(&ipf_judge_cache, &idx);
+	__u64 gen;
+	__u8 reason;
+
+	if (!genp || !slot) /* never: both are arrays and the keys are in range */
+		return judge(cl);
+	gen = *(volatile __u64 *)genp; /* before judge() reads any map: see judge_cache.h */
+	if (slot->gen == gen && claim_equal(&slot->claim, cl))
+		return slot->reason;
+	reason = judge(cl);
+	slot->gen = gen;
+	__builtin_memcpy(&slot->claim, cl, sizeof(*cl));
+	slot->reason = reason;
+	return reason;
 }
 
 static __always_inline void count(const struct ipf_iface_key *where, __u8 reason, __u8 verdict,
@@ -155,7 +179,7 @@ int ipf_guard(struct __sk_buff *skb)
 	}
 	if (parsed == IPF_PARSE_PASS)
 		return TC_ACT_OK;
-	reason = parsed == IPF_PARSE_MALFORMED ? IPF_REASON_MALFORMED : judge(&claim);
+	reason = parsed == IPF_PARSE_MALFORMED ? IPF_REASON_MALFORMED : judge_cached(&claim);
 	if (reason == IPF_REASON_NONE)
 		return TC_ACT_OK;
 	return settle(skb, reason);

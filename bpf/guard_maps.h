@@ -69,6 +69,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ipf_pod_macs SEC(".maps");
 
+/* The judge cache's generation (judge_cache.h): judgements cached under an older value are
+ * not used. Every writer of ipf_leases, the four tries and ipf_pod_macs (the maps judge()
+ * reads) increments it after writing. key __u32 0, value __u64. Pinned, so that a program
+ * still attached from an earlier agent run sees the bumps of the current one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ipf_judge_gen SEC(".maps");
+
 /* Mode and reserved policy per interface. key struct ipf_iface_key, value struct
  * ipf_iface_config. An interface without an entry runs with the rodata defaults. The keys in
  * the agent's own namespace are also its record of which masters it attached to. */

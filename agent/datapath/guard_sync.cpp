@@ -175,9 +175,31 @@ Result<SyncStats> sync_tries(const Guard& guard, const std::vector<ipam::IpRange
   return a + b;
 }
 
+// The program caches its judgements per CPU under ipf_judge_gen (bpf/judge_cache.h): every
+// sync of a map it judges by moves the generation on when it ends, written or failed half way,
+// so no judgement made before is used again. Only this object writes the maps, so a plain
+// read and write is enough. Cannot fail for key 0 of an array map held open.
+class JudgeGenerationBump {
+ public:
+  explicit JudgeGenerationBump(int gen_fd) : fd_(gen_fd) {}
+  JudgeGenerationBump(const JudgeGenerationBump&) = delete;
+  JudgeGenerationBump& operator=(const JudgeGenerationBump&) = delete;
+  ~JudgeGenerationBump() {
+    const __u32 key = 0;
+    __u64 gen = 0;
+    bpf_map_lookup_elem(fd_, &key, &gen);
+    ++gen;
+    bpf_map_update_elem(fd_, &key, &gen, BPF_ANY);
+  }
+
+ private:
+  int fd_;
+};
+
 }  // namespace
 
 Result<SyncStats> Guard::set_leases(const std::vector<Lease>& desired) {
+  const JudgeGenerationBump bump(bpf_map__fd(impl_->skel->maps.ipf_judge_gen));
   std::map<Bytes<ipf_lease_key>, ipf_lease> want;
   for (const Lease& lease : desired) {
     Result<Mac> mac = Mac::parse(lease.mac);
@@ -196,6 +218,7 @@ Result<SyncStats> Guard::set_leases(const std::vector<Lease>& desired) {
 }
 
 Result<SyncStats> Guard::set_reserved(const std::vector<ipam::IpRange>& ranges) {
+  const JudgeGenerationBump bump(bpf_map__fd(impl_->skel->maps.ipf_judge_gen));
   IPF_ASSIGN_OR_RETURN(SyncStats stats, sync_tries(*this, ranges, GuardMap::reserved_v4,
                                                    GuardMap::reserved_v6, "reserved"));
   impl_->reserved = merge_ranges(ranges);
@@ -221,10 +244,12 @@ Status Guard::sync_reserved_flags() {
 }
 
 Result<SyncStats> Guard::set_pools(const std::vector<ipam::IpRange>& ranges) {
+  const JudgeGenerationBump bump(bpf_map__fd(impl_->skel->maps.ipf_judge_gen));
   return sync_tries(*this, ranges, GuardMap::pools_v4, GuardMap::pools_v6, "pools");
 }
 
 Result<SyncStats> Guard::set_pod_macs(const std::vector<std::string>& macs) {
+  const JudgeGenerationBump bump(bpf_map__fd(impl_->skel->maps.ipf_judge_gen));
   std::map<Bytes<ipf_mac_key>, __u8> want;
   for (const std::string& text : macs) {
     IPF_ASSIGN_OR_RETURN(Mac mac, Mac::parse(text));
