@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
+#include <filesystem>
 #include <iostream>
+#include <map>
 #include <mutex>
 
 #include "ipam/store/file_format.h"
@@ -274,8 +276,46 @@ Status FileStore::Impl::rotate(std::int64_t keep_after) {
 FileStore::FileStore(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 FileStore::~FileStore() = default;
 
+namespace {
+
+// Stores opened with the default options, by directory: one mirror per process. The agent
+// opens the same store twice (the allocator, and the conflict monitor's own connection);
+// with 65,536 allocations each mirror holds tens of MB, and two of them in one process would
+// only ever hold the same keys. Sharing one is what another process would see anyway: every
+// call catches up under the flock, and commits of either wake the other's watches at once.
+struct OpenStores {
+  std::mutex mu;
+  std::map<std::string, std::weak_ptr<FileStore::Impl>> by_dir;
+};
+
+OpenStores& open_stores() {
+  static OpenStores* stores = new OpenStores;  // never destroyed: stores may outlive main()
+  return *stores;
+}
+
+std::string canonical_dir(const std::string& dir) {
+  std::error_code ec;
+  auto path = std::filesystem::weakly_canonical(dir, ec);
+  return ec ? dir : path.string();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<FileStore>> FileStore::open(const std::string& dir) {
-  return open(dir, Options{});
+  OpenStores& stores = open_stores();
+  std::lock_guard registry(stores.mu);
+  const std::string key = canonical_dir(dir);
+  if (auto it = stores.by_dir.find(key); it != stores.by_dir.end()) {
+    if (auto impl = it->second.lock()) {
+      std::lock_guard guard(impl->mu);
+      if (!impl->broken) return std::unique_ptr<FileStore>(new FileStore(std::move(impl)));
+      // A mirror that met damage stays broken; a fresh open reads the files again.
+    }
+  }
+  IPF_ASSIGN_OR_RETURN(auto opened, open(dir, Options{}));
+  stores.by_dir[key] = opened->impl_;
+  std::erase_if(stores.by_dir, [](const auto& entry) { return entry.second.expired(); });
+  return opened;
 }
 
 Result<std::unique_ptr<FileStore>> FileStore::open(const std::string& dir, Options options) {

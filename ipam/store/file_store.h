@@ -50,7 +50,9 @@ class FileStore final : public Store {
  public:
   using Options = FileStoreOptions;
 
-  // Creates the directory (0700) and files (0600) when missing.
+  // Creates the directory (0700) and files (0600) when missing. Stores opened with the
+  // default options share one in-memory mirror per directory within a process (each is still
+  // a full Store; see file_store.cpp); with explicit options each open has its own.
   static Result<std::unique_ptr<FileStore>> open(const std::string& dir);
   static Result<std::unique_ptr<FileStore>> open(const std::string& dir, Options options);
   ~FileStore() override;

@@ -35,19 +35,27 @@ Status validate_txn(const Txn& txn) {
 }
 
 KvState::KvState(std::map<std::string, KeyValue> kvs, std::int64_t revision)
-    : kvs_(std::move(kvs)), revision_(revision), compact_revision_(revision) {}
+    : kvs_(std::move(kvs)), revision_(revision), compact_revision_(revision) {
+  for (auto& [key, kv] : kvs_) std::string().swap(kv.key);  // the map key is the key
+}
+
+KeyValue KvState::with_key(const std::string& key, const KeyValue& stored) {
+  KeyValue kv = stored;
+  kv.key = key;
+  return kv;
+}
 
 std::optional<KeyValue> KvState::get(const std::string& key) const {
   auto it = kvs_.find(key);
   if (it == kvs_.end()) return std::nullopt;
-  return it->second;
+  return with_key(it->first, it->second);
 }
 
 ListResult KvState::list(const std::string& prefix) const {
   ListResult result;
   result.revision = revision_;
   for (auto it = kvs_.lower_bound(prefix); it != kvs_.end() && has_prefix(it->first, prefix); ++it)
-    result.kvs.push_back(it->second);
+    result.kvs.push_back(with_key(it->first, it->second));
   return result;
 }
 
@@ -111,7 +119,8 @@ Status KvState::apply(const Change& change) {
   }
   for (const auto& event : change.events) {
     if (event.type == Event::Type::put)
-      kvs_[event.kv.key] = event.kv;
+      kvs_[event.kv.key] = KeyValue{
+          {}, event.kv.value, event.kv.create_revision, event.kv.mod_revision, event.kv.version};
     else
       kvs_.erase(event.kv.key);
   }

@@ -41,6 +41,8 @@ class KvState {
   std::int64_t revision() const { return revision_; }
   // History holds every change with revision > compact_revision().
   std::int64_t compact_revision() const { return compact_revision_; }
+  // Every key's value and revisions. The values' `key` fields are empty (the map key is the
+  // key; holding it twice would cost a string per key): use the map key.
   const std::map<std::string, KeyValue>& kvs() const { return kvs_; }
 
   std::optional<KeyValue> get(const std::string& key) const;
@@ -70,7 +72,9 @@ class KvState {
   std::vector<Change> changes_after(std::int64_t after_revision) const;
 
  private:
-  std::map<std::string, KeyValue> kvs_;
+  static KeyValue with_key(const std::string& key, const KeyValue& stored);
+
+  std::map<std::string, KeyValue> kvs_;  // values without their key (see kvs())
   std::int64_t revision_ = 0;
   std::int64_t compact_revision_ = 0;
   std::deque<Change> history_;  // consecutive revisions compact_revision_+1 .. revision_
