@@ -218,6 +218,9 @@ Result<Guard> Guard::open(const GuardOptions& options) {
     IPF_TRY(prepare_map(s.map, impl->map(s.map), options.pin_dir, s.capacity, impl->warnings,
                         old_pins));
   }
+  // The judge cache's generation is pinned beside the others (libbpf adopts a pinned one);
+  // private maps pin nothing.
+  if (options.pin_dir.empty()) bpf_map__set_pin_path(impl->skel->maps.ipf_judge_gen, nullptr);
   impl->skel->rodata->ipf_default_mode = static_cast<__u8>(options.default_mode);
   impl->skel->rodata->ipf_default_policy = static_cast<__u8>(options.default_policy);
 
