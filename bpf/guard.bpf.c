@@ -44,6 +44,11 @@ _Static_assert(sizeof(struct ipf_counter) == 16, "ipf_counter");
 const volatile __u8 ipf_default_mode = IPF_MODE_ENFORCE;
 const volatile __u8 ipf_default_policy = IPF_POLICY_GRANDFATHER;
 
+/* Set only by bench_guard: every frame misses the judge cache (and fills its slot), to measure
+ * what a frame costs whose judgement is not cached yet (the first of its address on a CPU, or
+ * the first after a map sync). Otherwise the verifier drops the test on the rodata constant. */
+const volatile __u8 ipf_judge_cache_miss = 0;
+
 /* Enough linear bytes for Ethernet, two tags, IPv6 and the extension headers of any
  * ordinary packet; pulled only when the linear part was too short to judge. */
 #define IPF_PULL_LEN 512
@@ -102,7 +107,7 @@ static __always_inline __u8 judge_cached(const struct ipf_claim *cl)
 	if (!genp || !slot) /* never: both are arrays and the keys are in range */
 		return judge(cl);
 	gen = *(volatile __u64 *)genp; /* before judge() reads any map: see judge_cache.h */
-	if (slot->gen == gen && claim_equal(&slot->claim, cl))
+	if (!ipf_judge_cache_miss && slot->gen == gen && claim_equal(&slot->claim, cl))
 		return slot->reason;
 	reason = judge(cl);
 	slot->gen = gen;

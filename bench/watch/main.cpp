@@ -21,6 +21,7 @@
 
 #include "agent/datapath/guard.h"
 #include "agent/datapath/watch.h"
+#include "bench/prog_test_run.h"
 #include "empty.skel.h"
 #include "tests/bpf/frame_builder.h"
 
@@ -30,46 +31,18 @@ using namespace ipfence;
 using testing::Bytes;
 using testing::L2;
 
-constexpr int kRepeat = 1'000'000;
-constexpr int kRounds = 5;  // the median of 5 rounds evens out a noisy shared machine
-constexpr int kReservedPrefixes = 10'000;
+using bench::kRepeat;
+using bench::kReservedPrefixes;
+using bench::kRounds;
+using bench::median;
+using bench::run_once;
 // Room for one whole run of events: 1,000,000 records of 48 bytes.
 constexpr std::uint32_t kRingBytes = 64u << 20;
 
-// ns per run of `prog_fd` on `frame`, repeated kRepeat times in the kernel.
-double run_once(int prog_fd, const Bytes& frame, std::uint32_t* retval) {
-  bpf_test_run_opts opts{};
-  opts.sz = sizeof(opts);
-  opts.data_in = frame.data();
-  opts.data_size_in = static_cast<__u32>(frame.size());
-  opts.repeat = kRepeat;
-  if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) {
-    std::perror("BPF_PROG_TEST_RUN");
-    std::exit(1);
-  }
-  *retval = opts.retval;
-  return opts.duration;  // the kernel reports the mean ns per repetition
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 Status load_tries(datapath::Guard& guard) {
-  // 10,000 reserved /30s and /126s, never adjacent (so none merge), as bench_guard has.
-  std::vector<ipam::IpRange> reserved;
-  for (int i = 0; i < kReservedPrefixes / 2; ++i) {
-    const auto v4 =
-        ipam::IpAddress::v4((172u << 24) | (16u << 16) | static_cast<std::uint32_t>(8 * i));
-    reserved.push_back({v4, ipam::IpAddress::v4(static_cast<std::uint32_t>(v4.value()) + 3)});
-    const ipam::u128 v6 = (ipam::u128{0xfd00'0099} << 96) | static_cast<ipam::u128>(8 * i);
-    reserved.push_back(
-        {ipam::IpAddress(ipam::IpFamily::v6, v6), ipam::IpAddress(ipam::IpFamily::v6, v6 + 3)});
-  }
   IPF_TRY(guard.set_pools({ipam::IpRange::parse("10.64.0.0/16").value(),
                            ipam::IpRange::parse("fd00:64::/112").value()}));
-  IPF_TRY(guard.set_reserved(reserved));
+  IPF_TRY(guard.set_reserved(bench::reserved_prefixes()));  // as bench_guard has
   return {};
 }
 
