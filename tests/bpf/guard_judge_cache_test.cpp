@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
+#include "agent/unique_fd.h"
 #include "tests/bpf/guard_world.h"
+#include "tests/bpf/test_env.h"
 
 namespace ipfence::testing {
 namespace {
@@ -137,6 +140,46 @@ TEST_F(GuardJudgeCacheTest, TwoAddressesInOneSlotKeepTheirOwnVerdicts) {
     EXPECT_EQ(verdict(a_takes_b), TC_ACT_SHOT);
     EXPECT_EQ(verdict(b_own), TC_ACT_OK);
   }
+}
+
+// The generation is pinned beside the other maps, so that a guard still attached from an
+// earlier agent run (a pod's, say) sees the syncs of the agent that adopted its pins.
+TEST(GuardJudgeGeneration, IsPinnedSharedByAdoptersAndMovesOnEverySync) {
+  PrivateBpffs bpffs;
+  ASSERT_TRUE(bpffs.ok()) << bpffs.error();
+  datapath::GuardOptions o;
+  o.pin_dir = bpffs.pin_dir();
+  auto first = Guard::open(o);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  const std::string path = bpffs.pin_dir() + "/ipf_judge_gen";
+  agent::UniqueFd gen_fd(bpf_obj_get(path.c_str()));
+  ASSERT_TRUE(gen_fd) << path << " not pinned";
+  auto gen = [&] {
+    const __u32 key = 0;
+    __u64 value = 0;
+    EXPECT_EQ(bpf_map_lookup_elem(gen_fd.get(), &key, &value), 0);
+    return value;
+  };
+  const World w = standard_world();
+  load_world(*first, w);
+  const __u64 after_first = gen();
+  EXPECT_EQ(after_first, 4u) << "one step per sync (pools, reserved, leases, pod MACs)";
+
+  auto second = Guard::open(o);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(gen(), after_first) << "adopted, not started over";
+  ASSERT_TRUE(second->set_leases({}).ok());
+  EXPECT_EQ(gen(), after_first + 1);
+}
+
+TEST(GuardJudgeGeneration, PrivateMapsPinNothing) {
+  datapath::GuardOptions o;
+  o.pin_dir.clear();
+  auto guard = Guard::open(o);
+  ASSERT_TRUE(guard.ok()) << guard.error().message;
+  ASSERT_TRUE(guard->set_leases({}).ok());
+  // libbpf's default pin root: where a map pinned by name lands without a pin_root_path.
+  EXPECT_FALSE(std::filesystem::exists("/sys/fs/bpf/ipf_judge_gen"));
 }
 
 }  // namespace
