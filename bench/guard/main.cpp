@@ -7,6 +7,7 @@
 // of an address on a CPU, or the first after a map sync).
 // Needs root (BPF). Maps are private: nothing is pinned or attached.
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/pkt_cls.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 
 #include "agent/datapath/guard.h"
 #include "bench/prog_test_run.h"
+#include "drop_floor.skel.h"
 #include "empty.skel.h"
 #include "guard.skel.h"
 #include "lookup_floor.skel.h"
@@ -161,6 +163,27 @@ int main() {
     }
   }
 
+  // The drop floor's two maps hold the one interface and counter its program looks up.
+  std::unique_ptr<drop_floor_bpf, decltype(&drop_floor_bpf__destroy)> drops(
+      drop_floor_bpf__open_and_load(), drop_floor_bpf__destroy);
+  if (!drops) {
+    std::fprintf(stderr, "bench_guard: cannot load the drop floor programs\n");
+    return 1;
+  }
+  {
+    constexpr __u32 kLo = 1;  // BPF_PROG_TEST_RUN runs on lo, ifindex 1 in every netns
+    const ipf_iface_key where{1, kLo, 0};
+    const ipf_iface_config cfg{IPF_MODE_ENFORCE, IPF_POLICY_GRANDFATHER, {0, 0}};
+    const ipf_counter_key key{1, kLo, IPF_REASON_RESERVED, IPF_VERDICT_DROPPED, {0, 0}};
+    const std::vector<ipf_counter> zero(static_cast<std::size_t>(libbpf_num_possible_cpus()));
+    if (bpf_map_update_elem(bpf_map__fd(drops->maps.floor_cfg), &where, &cfg, BPF_ANY) != 0 ||
+        bpf_map_update_elem(bpf_map__fd(drops->maps.floor_counters), &key, zero.data(), BPF_ANY) !=
+            0) {
+      std::perror("bench_guard: fill the drop floor's maps");
+      return 1;
+    }
+  }
+
   const int p = 12'345;  // some pod in the middle of the maps
   const L2 pod{pod_mac(p), {}};
   const L2 node{testing::mac("02:00:00:ff:ff:01"), {}};
@@ -191,12 +214,18 @@ int main() {
                                             std::vector<std::uint32_t>(cases.size())};
   std::vector<double> empty_samples;
   std::vector<double> floor_samples;
+  std::vector<double> drop_floor_samples;
+  std::vector<double> call_floor_samples;
   const int empty_fd = bpf_program__fd(empty->progs.ipf_empty);
   for (int round = 0; round < kRounds; ++round) {
     std::uint32_t ignored = 0;
     empty_samples.push_back(run_once(empty_fd, baseline_frame, &ignored));
     floor_samples.push_back(
         run_once(bpf_program__fd(floor->progs.ipf_lookup_floor), baseline_frame, &ignored));
+    drop_floor_samples.push_back(
+        run_once(bpf_program__fd(drops->progs.ipf_drop_floor), baseline_frame, &ignored));
+    call_floor_samples.push_back(
+        run_once(bpf_program__fd(drops->progs.ipf_call_floor), baseline_frame, &ignored));
     for (int g = 0; g < 2; ++g) {
       for (std::size_t i = 0; i < cases.size(); ++i) {
         samples[g][i].push_back(run_once(guard_fds[g], cases[i].frame, &verdicts[g][i]));
@@ -216,6 +245,12 @@ int main() {
               "-", "OK");
   std::printf("%-42s %10.1f %+10.1f %10s %10s %8s\n", "one lease-map hash lookup (floor)",
               base + lookup, lookup, "-", "-", "OK");
+  const double drop_floor = median(drop_floor_samples) - base;
+  std::printf("%-42s %10.1f %+10.1f %10s %10s %8s\n", "config hash + per-CPU counter (drop floor)",
+              base + drop_floor, drop_floor, "-", "-", "SHOT");
+  const double call = median(call_floor_samples) - base;
+  std::printf("%-42s %10.1f %+10.1f %10s %10s %8s\n", "one helper call, bpf_ktime_get_ns",
+              base + call, call, "-", "-", "OK");
   auto verdict_name = [](std::uint32_t v) {
     return v == TC_ACT_SHOT ? "SHOT" : v == TC_ACT_OK ? "OK" : "?";
   };
@@ -240,6 +275,8 @@ int main() {
       pod_pass < kTargetAddedNs ? "met" : "MISSED");
   std::printf("one hash lookup on this machine: %+.1f ns (a cache miss pays it and more)\n",
               lookup);
+  std::printf("a drop looks up its interface's config and counter: at least %+.1f ns here\n",
+              drop_floor);
   std::printf(
       "worst added, cached: pass %.1f ns, drop %.1f ns; on a miss: pass %.1f ns, drop %.1f ns\n",
       worst[0][0], worst[0][1], worst[1][0], worst[1][1]);
