@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
 #include "ipam/store/file_json.h"
 
 namespace ipfence::store {
@@ -126,6 +129,28 @@ TEST(FileJson, SnapshotsRoundTripAndRejectImpossibleStates) {
   EXPECT_FALSE(decode_snapshot(encode_snapshot(6, kvs)).ok())
       << "a key modified after the snapshot";
   EXPECT_FALSE(decode_snapshot("{\"revision\":1,\"kvs\":[{\"key\":\"a\"}]}").ok());
+}
+
+// decode_snapshot reads encode_snapshot's layout a line at a time; any other layout of the
+// same JSON (an operator's jq edit) is parsed whole, and damage is corrupt either way.
+TEST(FileJson, SnapshotsInAnotherLayoutDecodeTheSame) {
+  std::map<std::string, KeyValue> kvs{{"a", KeyValue{"a", "1", 2, 5, 3}},
+                                      {"b", KeyValue{"b", "x\ny", 7, 7, 1}}};
+  const std::string lines = encode_snapshot(9, kvs);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 4) << lines;
+  const std::string pretty = nlohmann::json::parse(lines).dump(2);
+  for (const std::string& body : {lines, pretty}) {
+    auto decoded = decode_snapshot(body);
+    ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+    EXPECT_EQ(decoded->kvs, kvs);
+  }
+  EXPECT_TRUE(decode_snapshot(encode_snapshot(0, {})).ok());
+  std::string duplicate = lines;
+  duplicate.replace(duplicate.find("\"b\""), 3, "\"a\"");
+  EXPECT_EQ(decode_snapshot(duplicate).error().code, ErrorCode::corrupt) << duplicate;
+  std::string cut = lines;
+  cut.erase(cut.find(",\n") + 1, 5);
+  EXPECT_EQ(decode_snapshot(cut).error().code, ErrorCode::corrupt) << cut;
 }
 
 }  // namespace

@@ -110,6 +110,28 @@ TEST_F(FileStoreTest, TwoInstancesSeeEachOthersCommits) {
   EXPECT_EQ(revision(*a), revision(*b));
 }
 
+// The agent opens its store twice (allocator, conflict monitor): default-option opens of one
+// directory share one mirror, and each is still a whole store that outlives the others.
+TEST_F(FileStoreTest, DefaultOpensOfOneDirectoryShareAMirrorAndStayStores) {
+  auto a = FileStore::open(dir());
+  auto b = FileStore::open(dir() + "/");
+  ASSERT_TRUE(a.ok() && b.ok());
+  const auto created = *(*a)->create("k", "from a");
+  auto watch = must_watch(**b, created - 1);
+  ASSERT_TRUE(watch);
+  auto seen = watch->next(std::chrono::milliseconds(0));
+  ASSERT_TRUE(seen.ok());
+  ASSERT_EQ(seen->size(), 1u) << "a commit through one is at once in the other's watch";
+  EXPECT_EQ((*seen)[0].kv.value, "from a");
+  a->reset();
+  ASSERT_TRUE((*b)->update("k", "from b", created).ok()) << "outlives the first open";
+  b->reset();
+  auto c = FileStore::open(dir());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ((*(*c)->get("k"))->value, "from b") << "a later open reads the files again";
+  EXPECT_EQ((*c)->create("k", "again").error().code, ErrorCode::already_exists);
+}
+
 // Read-modify-write from four instances: no update may be lost, so txns serialize.
 TEST_F(FileStoreTest, TransactionsOfManyInstancesSerialize) {
   ASSERT_TRUE(open()->create("counter", "0").ok());
