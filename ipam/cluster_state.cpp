@@ -51,9 +51,38 @@ ClusterState ClusterState::from_list(const store::ListResult& list) {
   return state;
 }
 
+// Allocations and attachments (nearly every key of a big store) carry their own revision;
+// key_revisions_ holds the rest: other kinds, deletes (tombstones) and unreadable records.
+std::int64_t ClusterState::applied_revision(const std::string& key) const {
+  if (auto it = key_revisions_.find(key); it != key_revisions_.end()) return it->second;
+  if (starts_with(key, keys::kIps)) {
+    if (auto orphan = orphan_allocations_.find(key); orphan != orphan_allocations_.end())
+      return orphan->second.mod_revision;
+    auto ids = split_ip_key(key);
+    if (!ids) return 0;
+    auto pool = pools_.find(ids->first);
+    auto ip = IpAddress::parse(ids->second);
+    if (pool == pools_.end() || !ip) return 0;
+    auto it = pool->second.allocations.find(ip->value());
+    return it == pool->second.allocations.end() ? 0 : it->second.mod_revision;
+  }
+  if (starts_with(key, keys::kAttachments)) {
+    auto ids = split_attachment_key(key);
+    auto it = ids ? attachments_.find(*ids) : attachments_.end();
+    return it == attachments_.end() ? 0 : it->second.mod_revision;
+  }
+  return 0;
+}
+
+void ClusterState::note_applied(const std::string& key, std::int64_t revision, bool in_record) {
+  if (in_record)
+    key_revisions_.erase(key);
+  else
+    key_revisions_[key] = revision;
+}
+
 bool ClusterState::apply(const store::Event& event) {
-  auto it = key_revisions_.find(event.kv.key);
-  if (it != key_revisions_.end() && it->second >= event.kv.mod_revision) return false;
+  if (applied_revision(event.kv.key) >= event.kv.mod_revision) return false;
   if (event.type == store::Event::Type::put)
     apply_put(event.kv.key, event.kv.value, event.kv.mod_revision, event.kv.create_revision);
   else
@@ -63,19 +92,24 @@ bool ClusterState::apply(const store::Event& event) {
 
 void ClusterState::apply_put(const std::string& key, const std::string& value,
                              std::int64_t revision, std::int64_t create_revision) {
-  auto& seen = key_revisions_[key];
-  if (seen >= revision) return;
-  seen = revision;
+  if (applied_revision(key) >= revision) return;
   revision_ = std::max(revision_, revision);
+  bool in_record = false;
+  put_key(key, value, revision, create_revision, in_record);
+  note_applied(key, revision, in_record);
+}
 
+void ClusterState::put_key(const std::string& key, const std::string& value, std::int64_t revision,
+                           std::int64_t create_revision, bool& in_record) {
   if (starts_with(key, keys::kIps)) {
-    put_allocation(key, value, revision, create_revision);
+    in_record = put_allocation(key, value, revision, create_revision);
   } else if (starts_with(key, keys::kAttachments)) {
     std::string problem;
     auto attachment = parse_json_as<Attachment>(value, problem);
     auto ids = split_attachment_key(key);
     if (!attachment || !ids) return note_problem(key, "unreadable attachment: " + problem);
     attachments_[*ids] = StoredAttachment{std::move(*attachment), revision};
+    in_record = true;
   } else if (starts_with(key, keys::kPools)) {
     put_pool(after(key, keys::kPools), value, revision);
   } else if (starts_with(key, keys::kReserved)) {
@@ -101,9 +135,8 @@ void ClusterState::apply_put(const std::string& key, const std::string& value,
 }
 
 void ClusterState::apply_delete(const std::string& key, std::int64_t revision) {
-  auto& seen = key_revisions_[key];
-  if (seen >= revision) return;
-  seen = revision;
+  if (applied_revision(key) >= revision) return;
+  note_applied(key, revision, false);  // a tombstone
   revision_ = std::max(revision_, revision);
 
   if (starts_with(key, keys::kIps)) {
@@ -239,20 +272,26 @@ void ClusterState::drop_all_caches() {
   reserved_counts_cache_.clear();
 }
 
-void ClusterState::put_allocation(const std::string& key, const std::string& value,
+bool ClusterState::put_allocation(const std::string& key, const std::string& value,
                                   std::int64_t revision, std::int64_t create_revision) {
   std::string problem;
   auto allocation = parse_json_as<Allocation>(value, problem);
   auto ids = split_ip_key(key);
-  if (!allocation || !ids) return note_problem(key, "unreadable allocation: " + problem);
+  if (!allocation || !ids) {
+    note_problem(key, "unreadable allocation: " + problem);
+    return false;
+  }
   auto ip = IpAddress::parse(ids->second);
-  if (!ip) return note_problem(key, ip.error().message);
+  if (!ip) {
+    note_problem(key, ip.error().message);
+    return false;
+  }
 
   StoredAllocation stored{std::move(*allocation), *ip, create_revision, revision};
   auto pool = pools_.find(ids->first);
   if (pool == pools_.end()) {
     orphan_allocations_[key] = std::move(stored);
-    return;
+    return true;
   }
   PoolState& state = pool->second;
   const bool added = state.allocations.count(ip->value()) == 0;
@@ -264,6 +303,7 @@ void ClusterState::put_allocation(const std::string& key, const std::string& val
       added && cache != reserved_counts_cache_.end() &&
       reserved(state.ranges.family).contains(ip->value()))
     ++cache->second.in_use;
+  return true;
 }
 
 void ClusterState::delete_allocation(const std::string& key, std::int64_t /*revision*/) {

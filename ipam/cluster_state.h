@@ -134,8 +134,14 @@ class ClusterState {
  private:
   void put_pool(const std::string& name, const std::string& value, std::int64_t revision);
   void put_reserved(const std::string& name, const std::string& value, std::int64_t revision);
-  void put_allocation(const std::string& key, const std::string& value, std::int64_t revision,
+  void put_key(const std::string& key, const std::string& value, std::int64_t revision,
+               std::int64_t create_revision, bool& in_record);
+  // false: unreadable (a problem noted), nothing stored.
+  bool put_allocation(const std::string& key, const std::string& value, std::int64_t revision,
                       std::int64_t create_revision);
+  std::int64_t applied_revision(const std::string& key) const;
+  // in_record: the key's record (allocation, attachment) holds `revision` itself.
+  void note_applied(const std::string& key, std::int64_t revision, bool in_record);
   void delete_allocation(const std::string& key, std::int64_t revision);
   void rebuild_reserved();
   void put_quarantine(const std::string& key, const std::string& value, std::int64_t revision);
@@ -154,7 +160,8 @@ class ClusterState {
   std::map<std::string, StoredAllocation> orphan_allocations_;
   std::map<std::string, StoredRecord<ConflictRecord>> conflicts_;
   std::map<std::string, StoredRecord<QuarantineRecord>> quarantine_;
-  // Per key: the last revision applied, including deletes (tombstones), for idempotence.
+  // Per key: the last revision applied, including deletes (tombstones), for idempotence;
+  // except allocations and attachments, whose records hold it (applied_revision).
   std::map<std::string, std::int64_t> key_revisions_;
   std::int64_t pools_guard_ = 0;
   std::int64_t reserved_guard_ = 0;
