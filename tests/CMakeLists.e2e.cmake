@@ -9,6 +9,9 @@ add_library(ipfence_e2e_support STATIC
   e2e/support/enforcement.cpp
   e2e/support/etcd_cluster.cpp
   e2e/support/agent_api.cpp
+  e2e/support/arp_flood.cpp
+  e2e/support/ipam_add_loop.cpp
+  e2e/support/flood_readings.cpp
 )
 target_link_libraries(ipfence_e2e_support PUBLIC nlohmann_json::nlohmann_json Threads::Threads
                       PRIVATE ipfence_store ipfence_cni)
