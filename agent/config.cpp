@@ -27,7 +27,7 @@ struct Field {
 };
 
 // The one list of settings. Add a row (and a member of AgentConfig) for a new one.
-const std::array<Field, 22> kFields{{
+const std::array<Field, 26> kFields{{
     {"store", "Store URL: file:///path or etcd://host:port[,...]", &AgentConfig::store},
     {"socket", "Unix socket the IPAM API listens on", &AgentConfig::socket},
     {"node-name", "This node's name, recorded in allocations (default: hostname)",
@@ -59,6 +59,11 @@ const std::array<Field, 22> kFields{{
      &AgentConfig::reserved_policy},
     {"pod-guard", "Also guard each pod's interface inside its network namespace (true|false)",
      &AgentConfig::pod_guard},
+    {"pod-cgroup",
+     "The pods' cgroup v2 directory, where the pod guard refuses PACKET_QDISC_BYPASS and AF_XDP "
+     "(which skip it) to pods it guards: auto (the kubelet's kubepods cgroup if found), a path, "
+     "or empty to turn it off",
+     &AgentConfig::pod_cgroup},
     {"max-leases", "Capacity of the guard's lease map (used when the map is created)",
      &AgentConfig::max_leases},
     {"max-reserved-prefixes",
@@ -82,6 +87,17 @@ const std::array<Field, 22> kFields{{
     {"quarantine-max-per-pool",
      "At most this many quarantined IPs per pool (a flood of random senders must not empty it)",
      &AgentConfig::quarantine_max_per_pool},
+    {"conflict-probe",
+     "Before an ADD hands out an IP, send ARP probes / IPv6 DAD for it from the master and take "
+     "another IP if an outside host answers (true|false; per pool: annotation "
+     "ipfence.io/conflict-probe)",
+     &AgentConfig::conflict_probe},
+    {"conflict-probe-count", "Probes per IP, spread over --conflict-probe-timeout-ms (1..10)",
+     &AgentConfig::conflict_probe_count},
+    {"conflict-probe-timeout-ms",
+     "How long an ADD listens for an answer to its probes (1..5000); every probing ADD waits "
+     "this long when nobody answers",
+     &AgentConfig::conflict_probe_timeout_ms},
 }};
 
 // Map capacities: BPF hash and LPM maps of this size are still cheap to preallocate.
@@ -196,6 +212,9 @@ void check_guard(AgentConfig& config) {
       throw ConfigError("masters: \"" + master + "\" is not an interface name");
   if (config.guard_mode != "enforce" && config.guard_mode != "monitor")
     throw ConfigError("guard-mode: \"" + config.guard_mode + "\" is not enforce or monitor");
+  if (!config.pod_cgroup.empty() && config.pod_cgroup != "auto" && config.pod_cgroup.front() != '/')
+    throw ConfigError("pod-cgroup: \"" + config.pod_cgroup +
+                      "\" is not auto, empty (off) or an absolute path");
   config.master_modes.clear();
   for (const auto& entry : config.master_mode) {
     const auto equals = entry.find('=');
@@ -223,7 +242,30 @@ void check_guard(AgentConfig& config) {
                       " is not in 0.." + std::to_string(kMaxCapacity));
 }
 
+void check_conflict_probe(const AgentConfig& config) {
+  const ipam::ConflictProbeSettings settings = conflict_probe_defaults(config);
+  if (auto checked = ipam::check_conflict_probe_settings(settings, "conflict-probe-"); !checked) {
+    // "conflict-probe-count: 0 is not in 1..10", in flag spelling.
+    std::string message = checked.error().message;
+    if (auto at = message.find("timeoutMs"); at != std::string::npos)
+      message.replace(at, 9, "timeout-ms");
+    throw ConfigError(message);
+  }
+  if (config.conflict_probe && !config.conflict_watch)
+    throw ConfigError(
+        "conflict-probe: needs --conflict-watch (answers to the probes arrive through the "
+        "watcher); turn the watch on or the probe off");
+}
+
 }  // namespace
+
+ipam::ConflictProbeSettings conflict_probe_defaults(const AgentConfig& config) {
+  return ipam::ConflictProbeSettings{
+      .enabled = config.conflict_probe,
+      .count = static_cast<int>(std::min<std::uint32_t>(config.conflict_probe_count, 1000)),
+      .timeout = std::chrono::milliseconds(
+          std::min<std::uint32_t>(config.conflict_probe_timeout_ms, 1'000'000))};
+}
 
 std::vector<std::string> config_keys() {
   std::vector<std::string> keys;
@@ -284,6 +326,7 @@ void finalize_config(AgentConfig& config) {
                       "\" is not one of trace, debug, info, warn, error, critical, off");
   check_metrics_addr(config.metrics_addr);
   check_guard(config);
+  check_conflict_probe(config);
 }
 
 CommandLine parse_command_line(const std::vector<std::string>& args) {

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ipam/conflict_probe_settings.h"
+
 namespace ipfence::agent {
 
 struct AgentConfig {
@@ -31,6 +33,9 @@ struct AgentConfig {
   std::vector<std::string> master_mode;             // "IFNAME=enforce|monitor", per master
   std::string reserved_policy = "grandfather";      // grandfather | drop
   bool pod_guard = true;  // also guard each pod's interface inside its netns
+  // The pods' cgroup v2 directory for the socket-option guard (datapath/sockopt_guard.h):
+  // "auto" looks for the kubelet's, "" turns it off.
+  std::string pod_cgroup = "auto";
   std::uint32_t max_leases = 65536;
   std::uint32_t max_reserved_prefixes = 65536;  // per family
 
@@ -41,6 +46,11 @@ struct AgentConfig {
   bool quarantine = true;
   std::uint32_t quarantine_quiet_seconds = 600;
   std::uint32_t quarantine_max_per_pool = 64;
+  // The active probe at allocation (agent/conflict/conflict_prober.h); pools override it
+  // with the ipfence.io/conflict-probe annotation.
+  bool conflict_probe = false;
+  std::uint32_t conflict_probe_count = 2;
+  std::uint32_t conflict_probe_timeout_ms = 100;
 
   // Derived by finalize_config from master_mode: interface name -> "enforce" | "monitor".
   std::map<std::string, std::string> master_modes;
@@ -71,6 +81,9 @@ void apply_config_file(const std::string& path, AgentConfig& config);
 
 // Fills derived defaults (node name = hostname) and checks every value.
 void finalize_config(AgentConfig& config);
+
+// The agent-wide conflict probe settings the flags give.
+ipam::ConflictProbeSettings conflict_probe_defaults(const AgentConfig& config);
 
 // The names of all settings, as flags take them without "--", in table order.
 std::vector<std::string> config_keys();

@@ -135,13 +135,7 @@ HttpResponse IpamApi::allocate(const HttpRequest& http) {
   }
   const ipam::Allocation& id = request->identity;
   std::int64_t revision = 0;
-  auto result = allocator_.with([&](ipam::Allocator& allocator) {
-    auto allocated = allocator.allocate(*request);
-    if (allocated) metrics_.refresh_pools(allocator.state());
-    revision = allocator.state().revision();
-    return allocated;
-  });
-  allocator_.health().record(result);
+  auto result = allocate_probed(*request, revision);
   const auto took = Clock::now() - started;
   if (!result) {
     metrics_.observe_allocation(first_pool(*request), error_code_name(result.error().code), took);

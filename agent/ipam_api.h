@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "agent/conflict/conflict_prober.h"
 #include "agent/http_router.h"
 #include "agent/lease_sink.h"
 #include "agent/metrics.h"
@@ -29,6 +30,10 @@ class IpamApi {
   IpamApi(SharedAllocator& allocator, Metrics& metrics, AgentInfo info,
           LeaseSink& leases = null_lease_sink());
 
+  // Probes each address before an ADD hands it out, where `defaults` (overridden per pool by
+  // the ipfence.io/conflict-probe annotation) enable it. `prober` must outlive this object.
+  void enable_conflict_probe(ConflictProber& prober, ipam::ConflictProbeSettings defaults);
+
   // GET /v1/healthz, GET /v1/status, POST /v1/ipam/{allocate,release,check,gc}.
   void add_routes(HttpRouter& router);
 
@@ -41,6 +46,12 @@ class IpamApi {
 
  private:
   static LeaseSink& null_lease_sink();
+  // ipam_api_probe.cpp: allocates (and, where enabled, probes and re-picks) under the lock;
+  // `revision` is the view's revision after the last allocation.
+  Result<ipam::AllocateResult> allocate_probed(ipam::AllocateRequest& request,
+                                               std::int64_t& revision);
+  std::vector<ProbeTarget> probe_targets(const ipam::ClusterState& state,
+                                         const ipam::AllocateResult& result) const;
   HttpResponse roll_back(const ipam::AllocateRequest& request, bool existing,
                          const std::vector<ipam::Allocation>& leases, const Error& why,
                          std::chrono::nanoseconds took);
@@ -49,6 +60,8 @@ class IpamApi {
   Metrics& metrics_;
   AgentInfo info_;
   LeaseSink& leases_;
+  ConflictProber* prober_ = nullptr;
+  ipam::ConflictProbeSettings probe_defaults_{};
 };
 
 }  // namespace ipfence::agent

@@ -1,6 +1,7 @@
 // ipfence-agent: parse the configuration, bring the parts up in dependency order, serve
 // until SIGTERM or SIGINT, then stop gracefully. Exit codes: 0 after a clean stop, 1 when
 // start-up fails (store, lock, sockets), 2 for bad flags or config file.
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -14,6 +15,8 @@
 #include "agent/config.h"
 #include "agent/conflict/conflict_metrics.h"
 #include "agent/conflict/conflict_monitor.h"
+#include "agent/conflict/conflict_prober.h"
+#include "agent/conflict/probe_socket.h"
 #include "agent/conflict/watch_listener.h"
 #include "agent/datapath/watch.h"
 #include "agent/datapath_api.h"
@@ -95,6 +98,12 @@ int run(const AgentConfig& config) {
   // reserved maps), whose events the monitor classifies, counts, records and quarantines.
   std::unique_ptr<ConflictMetrics> conflict_metrics;
   std::unique_ptr<store::Store> conflict_store;  // the monitor's own store connection
+  // The active probe (conflict_prober.h): declared before the watcher and
+  // monitor, so that it outlives their threads; its answers arrive through the watcher, so it
+  // exists only with it; pools may turn it on by annotation even when the flag is off.
+  std::unique_ptr<ProbeBook> probe_book;
+  std::unique_ptr<ProbeSocket> probe_socket;
+  std::unique_ptr<ConflictProber> conflict_prober;
   std::unique_ptr<ConflictMonitor> conflict_monitor;
   std::unique_ptr<datapath::Watcher> conflict_watcher;
   std::unique_ptr<WatchListener> watch_listener;
@@ -118,11 +127,37 @@ int run(const AgentConfig& config) {
     monitor_options.quiet_period = std::chrono::seconds(config.quarantine_quiet_seconds);
     monitor_options.max_quarantined_per_pool = config.quarantine_max_per_pool;
     monitor_options.active_for = std::chrono::seconds(config.conflict_active_seconds);
+    if (auto opened_socket = ProbeSocket::open(); opened_socket) {
+      probe_book = std::make_unique<ProbeBook>();
+      probe_socket = std::make_unique<ProbeSocket>(std::move(*opened_socket));
+      ConflictProber::Io io{
+          .send = [socket = probe_socket.get()](
+                      const std::string& ifname,
+                      const ipam::IpAddress& ip) { return socket->send_probe(ifname, ip); },
+          .forget = [watch = conflict_watcher.get()](
+                        const ipam::IpAddress& ip) { return watch->forget(ip); },
+          // The monitor is made below; requests (the only callers) start after it.
+          .report = [monitor = &conflict_monitor](
+                        const datapath::WatchEvent& event) { (*monitor)->submit(event); }};
+      conflict_prober = std::make_unique<ConflictProber>(
+          *probe_book, std::move(io), std::chrono::seconds(config.conflict_active_seconds),
+          &metrics.registry());
+      monitor_options.probes = probe_book.get();
+    } else if (config.conflict_probe) {
+      return fail("conflict-probe: " + opened_socket.error().message);
+    } else {
+      spdlog::warn("conflict probe: unavailable ({}); pools that ask for it are not probed",
+                   opened_socket.error().message);
+    }
     conflict_monitor = std::make_unique<ConflictMonitor>(shared, *conflict_store, *conflict_metrics,
                                                          std::move(monitor_options));
     conflict_monitor->start();
-    if (auto started = conflict_watcher->start(
-            [monitor = conflict_monitor.get()](const datapath::WatchEvent& event) {
+    if (auto started =
+            conflict_watcher->start([monitor = conflict_monitor.get(),
+                                     book = probe_book.get()](const datapath::WatchEvent& event) {
+              // An answer to an ADD's probe reaches the monitor through that ADD, once it
+              // gave the address back (ConflictProber::report).
+              if (book && book->observe(event)) return;
               monitor->submit(event);
             });
         !started)
@@ -131,6 +166,8 @@ int run(const AgentConfig& config) {
                                                      config.node_name, config.masters);
   } else if (datapath) {
     spdlog::info("conflict watch: off (--conflict-watch=false)");
+  } else if (config.conflict_probe) {
+    spdlog::warn("conflict probe: off with --guard=off (its answers arrive through the watcher)");
   }
 
   CniConfWriter conf_writer({.dir = config.cni_conf_dir,
@@ -147,6 +184,9 @@ int run(const AgentConfig& config) {
   if (watch_listener) listeners.push_back(watch_listener.get());
   StoreWatcher watcher(shared, listeners);
   watcher.poll_once();  // conflists, gauges and guard maps are in place before the first request
+  // Loading a big store (the snapshot's text, full lists) leaves tens of MB of freed heap
+  // that glibc keeps mapped; hand it back before settling down.
+  ::malloc_trim(0);
   watcher.start();
 
   NullLeaseSink no_guard;
@@ -161,6 +201,7 @@ int run(const AgentConfig& config) {
                  }};
   IpamApi api(shared, metrics, std::move(info),
               datapath ? static_cast<LeaseSink&>(*datapath) : no_guard);
+  if (conflict_prober) api.enable_conflict_probe(*conflict_prober, conflict_probe_defaults(config));
   HttpRouter router;
   api.add_routes(router);
   add_guard_routes(router, datapath.get());

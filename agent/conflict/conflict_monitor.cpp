@@ -93,8 +93,20 @@ void ConflictMonitor::handle(const datapath::WatchEvent& event) {
     c = classify(allocator.state(), event);
     if (!c.pool.empty()) quarantined_in_pool = allocator.state().quarantined_count(c.pool);
   });
+  if (options_.probes != nullptr && !c.pool.empty() && c.kind != ipam::ConflictKind::reserved &&
+      options_.probes->probed_lately(event.ip)) {
+    // An answer to an ADD's probe: the address is claimed for that ADD only while it is
+    // probed and is given back now, so whoever answered squats in the pool; no pod was
+    // ever handed the address, whatever the view says this instant.
+    c.kind = ipam::ConflictKind::squatter;
+    c.holder.clear();
+    c.holder_mac.clear();
+    c.holder_node.clear();
+  }
   if (!c.kind) return;
   const ipam::ConflictKind kind = *c.kind;
+  if (kind == ipam::ConflictKind::squatter && options_.probes != nullptr)
+    options_.probes->note_squatter(event.ip, event.mac);
   const std::string ip = event.ip.to_string();
   const std::string mac = event.mac.to_string();
   metrics_.count_conflict(event.master, c.pool, kind);

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "agent/conflict/conflict_metrics.h"
+#include "agent/conflict/probe_book.h"
 #include "agent/datapath/watch_event.h"
 #include "agent/shared_allocator.h"
 #include "ipam/conflict_book.h"
@@ -38,6 +39,10 @@ struct ConflictMonitorOptions {
   std::chrono::milliseconds sweep_interval{1000};              // active-series expiry
   std::chrono::milliseconds quiet_sweep_interval{15000};       // quiet releases (a store pass)
   std::function<std::chrono::system_clock::time_point()> now;  // tests; default: the clock
+  // Conflict probing's shared state, when the active probe is on: answers to our probes are
+  // squatters (the address was claimed only while probed), and squatters seen are noted so
+  // that the next ADD skips their address without probing.
+  ProbeBook* probes = nullptr;
 };
 
 class ConflictMonitor {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "agent/datapath/bpf_map.h"
@@ -320,6 +321,17 @@ Result<WatchCounters> Watcher::counters() const {
   c.undecodable = impl_->undecodable.load();
   c.callback_failures = impl_->callback_failures.load();
   return c;
+}
+
+Status Watcher::forget(const ipam::IpAddress& ip) {
+  ipf_watch_ip_key key{};
+  key.family = ip.is_v4() ? IPF_FAMILY_V4 : IPF_FAMILY_V6;
+  const auto bytes = ip.to_bytes();
+  std::memcpy(key.addr, bytes.data(), ip.is_v4() ? 4 : 16);
+  const int err = bpf_map_delete_elem(map_fd(WatchMap::seen), &key);
+  if (err != 0 && err != -ENOENT)  // libbpf returns -errno
+    return os_error("forget " + ip.to_string() + " in ipf_watch_seen", err);
+  return {};
 }
 
 int Watcher::prog_fd() const {

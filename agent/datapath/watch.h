@@ -144,6 +144,11 @@ class Watcher {
 
   Result<WatchCounters> counters() const;
 
+  // Forgets what the dedup LRU knows of `ip`, so that the next frame about it is reported
+  // whatever was reported before: a conflict probe's answer must reach the agent even when
+  // the same host was reported a moment ago. Any thread.
+  Status forget(const ipam::IpAddress& ip);
+
   int prog_fd() const;
   std::uint32_t prog_id() const;
   int map_fd(WatchMap map) const;

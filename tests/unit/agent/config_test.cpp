@@ -99,9 +99,11 @@ TEST(ConfigTest, UnknownKeyInFileIsAnErrorNamingIt) {
             "config file " + (dir / "agent.yaml") +
                 ": unknown key \"sokcet\"; known keys: store, socket, node-name, cni-conf-dir, "
                 "metrics-addr, log-level, log-json, guard, bpf-pin-dir, masters, guard-mode, "
-                "master-mode, reserved-policy, pod-guard, max-leases, max-reserved-prefixes, "
+                "master-mode, reserved-policy, pod-guard, pod-cgroup, max-leases, "
+                "max-reserved-prefixes, "
                 "conflict-watch, conflict-dedup-seconds, conflict-active-seconds, quarantine, "
-                "quarantine-quiet-seconds, quarantine-max-per-pool");
+                "quarantine-quiet-seconds, quarantine-max-per-pool, conflict-probe, "
+                "conflict-probe-count, conflict-probe-timeout-ms");
 }
 
 TEST(ConfigTest, ConflictWatchSettingsHaveDefaultsAndAreChecked) {
