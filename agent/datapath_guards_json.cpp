@@ -63,11 +63,30 @@ Result<json> DatapathService::guards_json() const {
                       {"progId", a.prog_id},
                       {"counters", std::move(counters)}});
   }
-  return json{{"enabled", true},
-              {"guards", std::move(guards)},
-              {"leases", leases.size()},
-              {"reservedPrefixes", reserved},
-              {"poolPrefixes", pools}};
+  return json{{"enabled", true},         {"guards", std::move(guards)},
+              {"leases", leases.size()}, {"reservedPrefixes", reserved},
+              {"poolPrefixes", pools},   {"sockopt", sockopt_json()}};
+}
+
+// The pod socket-option guard: where it is attached, how many pod namespaces it judges, and
+// its refusals by option (every option listed, with zeros).
+json DatapathService::sockopt_json() const {
+  if (!sockopt_) return {{"enabled", false}};
+  json out = {{"enabled", true},
+              {"cgroup", sockopt_->cgroup()},
+              {"progId", sockopt_->prog_id()},
+              {"linkId", sockopt_->link_id()},
+              {"refused", json::object()},
+              {"monitored", json::object()}};
+  auto netns = sockopt_->netns();
+  out["guardedNetns"] = netns ? json(netns->size()) : json(nullptr);
+  auto counters = sockopt_->counters();
+  if (!counters) return out;
+  for (const auto& c : *counters) {
+    const char* verdict = c.verdict == Verdict::dropped ? "refused" : "monitored";
+    out[verdict][std::string(datapath::sockopt_option_name(c.option))] = c.count;
+  }
+  return out;
 }
 
 json DatapathService::status_json() const {
@@ -84,6 +103,7 @@ json DatapathService::status_json() const {
           {"mode", datapath::mode_name(settings_.default_mode)},
           {"reservedPolicy", datapath::policy_name(settings_.policy)},
           {"podGuard", settings_.pod_guard},
+          {"podCgroup", sockopt_ ? sockopt_->cgroup() : std::string()},
           {"progId", guard_.prog_id()}};
 }
 

@@ -37,6 +37,7 @@ void DatapathListener::apply() {
   }
   service_.sync(has_pending_ ? &pending_ : nullptr);
   has_pending_ = false;
+  pending_ = GuardInputs{};  // the service keeps its copy; a second one costs MBs per 10k pods
 
   const auto now = std::chrono::steady_clock::now();
   if (metrics_ == nullptr || now < next_metrics_) return;
@@ -47,6 +48,7 @@ void DatapathListener::apply() {
     return;
   }
   metrics_->update(*counters, service_.lease_count());
+  if (auto sockopt = service_.sockopt_counters(); sockopt) metrics_->update_sockopt(*sockopt);
 }
 
 }  // namespace ipfence::agent

@@ -32,6 +32,20 @@ DatapathMetrics::DatapathMetrics(prometheus::Registry& registry) {
                  .Help("Leases (IP and MAC of a local pod) in the guard's map")
                  .Register(registry)
                  .Add({});
+  sockopt_refused_ =
+      &prometheus::BuildCounter()
+           .Name("ipfence_pod_sockopt_refused_total")
+           .Help(
+               "setsockopt calls refused with EPERM in guarded pod namespaces because they would "
+               "send past the pod guard (PACKET_QDISC_BYPASS, AF_XDP), by option")
+           .Register(registry);
+  sockopt_monitored_ =
+      &prometheus::BuildCounter()
+           .Name("ipfence_pod_sockopt_monitored_total")
+           .Help(
+               "setsockopt calls the pod socket-option guard would have refused but let through "
+               "(monitor mode), by option")
+           .Register(registry);
 }
 
 // The series `c` adds to, or null for frames that were passed (reserved_in_use: not an
@@ -66,6 +80,26 @@ void DatapathMetrics::update(const std::vector<GuardCounter>& counters, std::siz
     seen[source] = c.packets;
   }
   last_ = std::move(seen);  // guard counters that are gone are forgotten
+}
+
+}  // namespace ipfence::agent
+
+namespace ipfence::agent {
+
+// Every option is exported from the first update on, with zeros, so that an alert on the
+// series finds it before the first refusal.
+void DatapathMetrics::update_sockopt(const std::vector<datapath::SockoptCounter>& counters) {
+  std::lock_guard lock(mu_);
+  for (const auto& c : counters) {
+    auto* family = c.verdict == datapath::Verdict::dropped ? sockopt_refused_ : sockopt_monitored_;
+    auto [entry, added] = sockopt_.try_emplace({c.option, c.verdict}, nullptr, 0);
+    auto& [counter, last] = entry->second;
+    if (added)
+      counter = &family->Add({{"option", std::string(datapath::sockopt_option_name(c.option))}});
+    const std::uint64_t growth = c.count >= last ? c.count - last : c.count;
+    if (growth > 0) counter->Increment(static_cast<double>(growth));
+    last = c.count;
+  }
 }
 
 }  // namespace ipfence::agent

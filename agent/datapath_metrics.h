@@ -5,6 +5,9 @@
 //   ipfence_pod_egress_monitored_packets_total{reason}      node together (a series per pod
 //                                                           would grow without bound)
 //   ipfence_guard_leases
+//   ipfence_pod_sockopt_refused_total{option}     setsockopt calls the pod socket-option
+//   ipfence_pod_sockopt_monitored_total{option}   guard refused (or, in monitor mode, let
+//                                                 through), all pods together
 // The guard's counters live in a pinned per-CPU map and only grow; Prometheus counters can
 // only be incremented, so each refresh adds the growth of each guard counter since the last
 // one. A counter that went down (its map was re-created) counts from zero again; one that
@@ -36,6 +39,7 @@ class DatapathMetrics {
 
   // Thread-safe; called about once a second.
   void update(const std::vector<GuardCounter>& counters, std::size_t leases);
+  void update_sockopt(const std::vector<datapath::SockoptCounter>& counters);
 
  private:
   // One guard counter, as last seen.
@@ -53,6 +57,12 @@ class DatapathMetrics {
   prometheus::Gauge* leases_;
   std::map<Source, std::uint64_t> last_;
   std::map<SeriesKey, prometheus::Counter*> series_;
+  prometheus::Family<prometheus::Counter>* sockopt_refused_;
+  prometheus::Family<prometheus::Counter>* sockopt_monitored_;
+  // (option, verdict) -> the series and the guard counter as last seen.
+  std::map<std::pair<datapath::SockoptOption, datapath::Verdict>,
+           std::pair<prometheus::Counter*, std::uint64_t>>
+      sockopt_;
 };
 
 }  // namespace ipfence::agent

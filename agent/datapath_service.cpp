@@ -46,6 +46,7 @@ GuardSettings guard_settings(const AgentConfig& config) {
   s.policy = datapath::policy_from_name(config.reserved_policy)
                  .value_or(datapath::ReservedPolicy::grandfather);
   s.pod_guard = config.pod_guard;
+  s.pod_cgroup = config.pod_cgroup;
   s.capacities.leases = config.max_leases;
   s.capacities.pod_macs = config.max_leases;  // one MAC per lease at most
   s.capacities.reserved_prefixes = config.max_reserved_prefixes;
@@ -70,6 +71,50 @@ Status check_bpf_pin_dir(const std::string& dir) {
                         "bpffs>, or run IPAM only with --guard=off");
 }
 
+namespace {
+
+// The socket-option guard on the pods' cgroup, or null when it is off (a pinned one an
+// earlier run left is then detached). Errors name --pod-cgroup.
+Result<std::unique_ptr<datapath::SockoptGuard>> open_sockopt_guard(const GuardSettings& settings) {
+  std::string cgroup = settings.pod_cgroup;
+  if (!settings.pod_guard) {
+    cgroup.clear();  // it guards the pod guards' namespaces: there are none
+  } else if (cgroup == "auto") {
+    cgroup = datapath::find_pods_cgroup();
+    std::string looked;
+    for (const auto& dir : datapath::kPodCgroupCandidates)
+      looked += (looked.empty() ? "" : ", ") + dir;
+    if (cgroup.empty())
+      spdlog::warn(
+          "guard: pod socket-option guard off: no pods cgroup v2 directory found (looked for "
+          "{}); pods holding CAP_NET_RAW can send past their pod guard with "
+          "PACKET_QDISC_BYPASS or AF_XDP. Pass --pod-cgroup=<the kubelet's pods cgroup> to "
+          "close that, or --pod-cgroup= to turn it off without this warning",
+          looked);
+  }
+  if (cgroup.empty()) {
+    auto detached = datapath::SockoptGuard::detach_pinned(settings.pin_dir);
+    if (!detached) return detached.error().wrap("pod-cgroup: the pinned socket-option guard");
+    if (*detached) spdlog::info("guard: detached the pod socket-option guard an earlier run left");
+    return std::unique_ptr<datapath::SockoptGuard>();
+  }
+  datapath::SockoptGuardOptions options;
+  options.pin_dir = settings.pin_dir;
+  options.cgroup = cgroup;
+  auto opened = datapath::SockoptGuard::open(options);
+  if (!opened) return opened.error().wrap("--pod-cgroup " + cgroup);
+  spdlog::info(
+      "guard: pod socket-option guard (program {}) on cgroup {}{}: PACKET_QDISC_BYPASS and "
+      "AF_XDP refused in guarded pod namespaces",
+      opened->prog_id(), cgroup,
+      opened->replaced_prog_id() != 0
+          ? ", replacing program " + std::to_string(opened->replaced_prog_id())
+          : std::string());
+  return std::make_unique<datapath::SockoptGuard>(std::move(*opened));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<DatapathService>> DatapathService::open(GuardSettings settings) {
   IPF_TRY(check_bpf_pin_dir(settings.pin_dir));
   datapath::GuardOptions options;
@@ -86,12 +131,15 @@ Result<std::unique_ptr<DatapathService>> DatapathService::open(GuardSettings set
       "guards {}",
       guard->prog_id(), settings.pin_dir, datapath::mode_name(settings.default_mode),
       datapath::policy_name(settings.policy), settings.pod_guard ? "on" : "off");
+  IPF_ASSIGN_OR_RETURN(auto sockopt, open_sockopt_guard(settings));
   return std::unique_ptr<DatapathService>(
-      new DatapathService(std::move(*guard), std::move(settings)));
+      new DatapathService(std::move(*guard), std::move(sockopt), std::move(settings)));
 }
 
-DatapathService::DatapathService(datapath::Guard guard, GuardSettings settings)
-    : guard_(std::move(guard)), settings_(std::move(settings)) {}
+DatapathService::DatapathService(datapath::Guard guard,
+                                 std::unique_ptr<datapath::SockoptGuard> sockopt,
+                                 GuardSettings settings)
+    : guard_(std::move(guard)), sockopt_(std::move(sockopt)), settings_(std::move(settings)) {}
 
 void DatapathService::sync(const GuardInputs* snapshot) {
   std::lock_guard lock(mu_);
@@ -122,6 +170,7 @@ void DatapathService::sync(const GuardInputs* snapshot) {
         spdlog::debug("guard: pod interface {} in {} not re-attached: {}", pod.ifname, pod.netns,
                       attached.error().message);
   }
+  if (first) sync_sockopt_netns();
   if (first) {
     // Pod guards an earlier run attached whose pods are gone (or that this run does not
     // take over) left config and counters keyed by their namespaces: forget them, or they
@@ -320,6 +369,11 @@ void DatapathService::attach_wanted_masters() {
 Status DatapathService::attach_pod(const std::string& netns, const std::string& ifname) {
   auto attached = guard_.attach(datapath::AttachTarget{ifname, 0, netns});
   if (!attached) return attached.error();
+  pod_netns_[{netns, ifname}] = attached->netns_cookie;
+  if (sockopt_) {
+    if (auto added = sockopt_->add_netns(attached->netns_cookie, settings_.default_mode); !added)
+      return added.error().wrap("pod socket-option guard");
+  }
   spdlog::debug("guard: attached to pod interface {} in {} (ifindex {} there, program {})", ifname,
                 netns, attached->ifindex, attached->prog_id);
   return {};
@@ -377,16 +431,40 @@ Status DatapathService::on_released(const std::vector<ipam::Allocation>& release
   IPF_TRY(push_leases());
   if (settings_.pod_guard) {
     // Tidiness, not safety: the interface goes with the pod, and its lease is gone already.
-    for (const auto& pod : pods) {
-      auto detached = guard_.detach(datapath::AttachTarget{pod.ifname, 0, pod.netns});
-      if (!detached)
-        spdlog::debug("guard: pod interface {} in {}: {}", pod.ifname, pod.netns,
-                      detached.error().message);
-    }
+    for (const auto& pod : pods) detach_pod(pod);
   }
   spdlog::debug("guard: released {} lease(s), first {}", released.size(),
                 released.empty() ? "-" : short_ip(released.front()));
   return {};
+}
+
+void DatapathService::detach_pod(const PodInterface& pod) {
+  auto detached = guard_.detach(datapath::AttachTarget{pod.ifname, 0, pod.netns});
+  if (!detached)
+    spdlog::debug("guard: pod interface {} in {}: {}", pod.ifname, pod.netns,
+                  detached.error().message);
+  const auto known = pod_netns_.find(pod);
+  if (known == pod_netns_.end()) return;
+  const std::uint64_t cookie = known->second;
+  pod_netns_.erase(known);
+  // The namespace stays judged while another of its interfaces is guarded.
+  const bool still_guarded = std::any_of(pod_netns_.begin(), pod_netns_.end(),
+                                         [&](const auto& entry) { return entry.second == cookie; });
+  if (sockopt_ && !still_guarded)
+    report("pod socket-option guard: forget " + pod.netns, sockopt_->remove_netns(cookie));
+}
+
+// The socket-option guard judges exactly the namespaces of the pod guards this run holds: a
+// restarted agent keeps those its predecessor wrote (no gap) and forgets pods that are gone.
+void DatapathService::sync_sockopt_netns() {
+  if (!sockopt_) return;
+  std::map<std::uint64_t, datapath::Mode> desired;
+  for (const auto& [pod, cookie] : pod_netns_) desired[cookie] = settings_.default_mode;
+  auto stats = sockopt_->set_netns(desired);
+  report("pod socket-option guard: sync namespaces", stats.ok() ? Status() : Status(stats.error()));
+  if (stats && stats->removed > 0)
+    spdlog::info("guard: pod socket-option guard forgot {} namespace(s) of pods that are gone",
+                 stats->removed);
 }
 
 void DatapathService::report(const std::string& what, const Status& status) {
@@ -413,6 +491,12 @@ std::string DatapathService::master_of(std::uint32_t ifindex) const {
 std::size_t DatapathService::lease_count() const {
   std::lock_guard lock(mu_);
   return pushed_.leases.size();
+}
+
+Result<std::vector<datapath::SockoptCounter>> DatapathService::sockopt_counters() const {
+  std::lock_guard lock(mu_);
+  if (!sockopt_) return std::vector<datapath::SockoptCounter>();
+  return sockopt_->counters();
 }
 
 Result<std::vector<GuardCounter>> DatapathService::counters() const {

@@ -16,6 +16,13 @@
 // written on attach; pod guards get no entry and run with the program's defaults, which are
 // --guard-mode and --reserved-policy. A released pod's guard takes its counters with it, and
 // the first sync forgets those of pods that went while no agent ran.
+//
+// With pod guards on, the pod socket-option guard (datapath/sockopt_guard.h) runs on the pods'
+// cgroup (--pod-cgroup): every pod namespace that gets a pod guard is also one whose sockets
+// may not turn on PACKET_QDISC_BYPASS or use AF_XDP, the two ways around the pod guard's TC
+// hook. Its namespaces follow the pod guards: added on attach, removed when the namespace's
+// last guarded interface is detached, and set to exactly the re-attached ones at the first
+// sync.
 #pragma once
 
 #include <chrono>
@@ -30,6 +37,7 @@
 
 #include "agent/config.h"
 #include "agent/datapath/guard.h"
+#include "agent/datapath/sockopt_guard.h"
 #include "agent/datapath_state.h"
 #include "agent/lease_sink.h"
 
@@ -41,6 +49,9 @@ struct GuardSettings {
   std::map<std::string, datapath::Mode> master_modes;  // by interface name
   datapath::ReservedPolicy policy = datapath::ReservedPolicy::grandfather;
   bool pod_guard = true;
+  // The pods' cgroup v2 directory for the socket-option guard: "auto" (the kubelet's, if
+  // found), "" (off) or a path.
+  std::string pod_cgroup = "auto";
   datapath::GuardCapacities capacities;
 };
 
@@ -80,6 +91,8 @@ class DatapathService final : public LeaseSink {
   nlohmann::json status_json() const;          // /v1/status "guard"
   Result<std::vector<GuardCounter>> counters() const;
   std::size_t lease_count() const;  // as last written to the map
+  // The socket-option guard's refusals; empty when it is off.
+  Result<std::vector<datapath::SockoptCounter>> sockopt_counters() const;
 
  private:
   struct Pushed {  // what the maps hold, as last written successfully
@@ -97,7 +110,8 @@ class DatapathService final : public LeaseSink {
     std::string parent;  // the master a vlan interface was named after ("" if none)
   };
 
-  DatapathService(datapath::Guard guard, GuardSettings settings);
+  DatapathService(datapath::Guard guard, std::unique_ptr<datapath::SockoptGuard> sockopt,
+                  GuardSettings settings);
 
   // All with mu_ held.
   void refresh_host();
@@ -108,11 +122,17 @@ class DatapathService final : public LeaseSink {
   void attach_wanted_masters();
   void detach_unwanted_masters();
   Status attach_pod(const std::string& netns, const std::string& ifname);
+  void detach_pod(const PodInterface& pod);
+  void sync_sockopt_netns();
+  nlohmann::json sockopt_json() const;
   void report(const std::string& what, const Status& status);
   std::string master_of(std::uint32_t ifindex) const;
 
   mutable std::mutex mu_;
   datapath::Guard guard_;
+  std::unique_ptr<datapath::SockoptGuard> sockopt_;  // null: off
+  // Pod interfaces this run guards, with their namespace's cookie (for the sockopt guard).
+  std::map<PodInterface, std::uint64_t> pod_netns_;
   GuardSettings settings_;
   GuardInputs snapshot_;
   bool synced_once_ = false;

@@ -118,6 +118,17 @@ std::string_view sockopt_option_name(SockoptOption option) {
   return "unknown";
 }
 
+std::string find_pods_cgroup(const std::vector<std::string>& candidates) {
+  for (const auto& dir : candidates) {
+    struct statfs fs {};
+    if (::statfs(dir.c_str(), &fs) == 0 &&
+        static_cast<unsigned long>(fs.f_type) == CGROUP2_SUPER_MAGIC &&
+        std::filesystem::is_directory(dir))
+      return dir;
+  }
+  return "";
+}
+
 struct SockoptGuard::Impl {
   SockoptGuardOptions options;
   Skeleton skel;

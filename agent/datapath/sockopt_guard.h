@@ -52,6 +52,14 @@ struct SockoptCounter {
   std::uint64_t count = 0;             // summed over CPUs
 };
 
+// Where the kubelet puts pods (its systemd and cgroupfs drivers), on a unified cgroup mount
+// and on the unified part of a hybrid one: what --pod-cgroup=auto looks for.
+inline const std::vector<std::string> kPodCgroupCandidates{
+    "/sys/fs/cgroup/kubepods.slice", "/sys/fs/cgroup/kubepods",
+    "/sys/fs/cgroup/unified/kubepods.slice", "/sys/fs/cgroup/unified/kubepods"};
+// The first of `candidates` that is a cgroup v2 directory, or "" when none is.
+std::string find_pods_cgroup(const std::vector<std::string>& candidates = kPodCgroupCandidates);
+
 // Not thread-safe: one owner makes all calls.
 class SockoptGuard {
  public:

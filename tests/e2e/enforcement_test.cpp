@@ -10,9 +10,13 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -330,24 +334,112 @@ TEST_F(EnforcementTest, MasterInMonitorModeLeavesThePodGuardsEnforcing) {
   EXPECT_TRUE(wait_until(metrics_agree, milliseconds(3000))) << metrics;
 }
 
-// A known gap, disabled until the agent closes it (run with --gtest_also_run_disabled_tests):
-// a packet socket with PACKET_QDISC_BYPASS (CAP_NET_RAW, which containers get by default)
-// hands frames to the macvlan driver without passing the TC egress hook of the pod's
-// interface, so the pod-side guard never sees them and a sibling on the same master receives
-// them. Towards the outside host the master's guard still drops them.
-TEST_F(EnforcementTest, DISABLED_PodGuardHoldsAgainstPacketSocketsThatBypassTheQdisc) {
-  start("enfbypass", {});
+// A packet socket with PACKET_QDISC_BYPASS (CAP_NET_RAW, which containers get by default)
+// would hand frames to the macvlan driver past the TC egress hook of the pod's interface, so
+// that a sibling on the same master gets what the pod guard never saw. With --pod-cgroup the
+// agent's socket-option guard refuses the option (EPERM) to sockets of processes in the pods'
+// cgroup, in namespaces it guards; the sender that goes on without it meets the pod guard.
+// The sender runs as a child process in a cgroup of the test's own, inside the pod's netns.
+TEST_F(EnforcementTest, PodGuardHoldsAgainstPacketSocketsThatBypassTheQdisc) {
+  PodCgroup pods;
+  start("enfbypass", {pods.agent_flag()});
   Pod a = add_pod("a");
   Pod b = add_pod("b");
+  json sockopt = get_guards(*node_).value("sockopt", json::object());
+  ASSERT_TRUE(sockopt.value("enabled", false)) << sockopt.dump(2);
+  EXPECT_EQ(sockopt.value("cgroup", ""), pods.path());
+  EXPECT_EQ(sockopt.value("guardedNetns", 0), 2);
   Sniffer at_b(b.name(), "eth0");
   Sniffer outside(node_->topology().outside().name(), "wire0");
-  send_frame(a.name(), "eth0", udp_frame(a.mac, outside_mac_, kReservedIp, kOutsideIp, 9, "x"), 3,
-             /*bypass_qdisc=*/true);
-  send_frame(a.name(), "eth0", udp_frame(a.mac, b.mac, kReservedIp, b.ip, 9, "x"), 3,
-             /*bypass_qdisc=*/true);
+  const auto pod_before = pod_counters(a);
+
+  // {errno of PACKET_QDISC_BYPASS (0: set), frames the kernel took}
+  const std::vector<std::vector<std::uint8_t>> frames{
+      udp_frame(a.mac, outside_mac_, kReservedIp, kOutsideIp, 9, "bypass"),
+      udp_frame(a.mac, b.mac, kReservedIp, b.ip, 9, "bypass")};
+  const auto bypassing_sender = [&frames] {
+    std::vector<int> out{-1, 0};
+    int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    if (fd < 0) return out;
+    int on = 1;
+    out[0] = ::setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &on, sizeof on) == 0 ? 0 : errno;
+    sockaddr_ll addr{};
+    addr.sll_family = AF_PACKET;
+    addr.sll_ifindex = static_cast<int>(::if_nametoindex("eth0"));
+    addr.sll_halen = 6;
+    for (int copy = 0; copy < 3; ++copy) {
+      for (const auto& frame : frames) {
+        std::memcpy(addr.sll_addr, frame.data(), 6);
+        // The guard's drop comes back as an error (ENOBUFS or EPERM): not taken.
+        if (::sendto(fd, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&addr),
+                     sizeof addr) >= 0)
+          ++out[1];
+      }
+    }
+    ::close(fd);
+    return out;
+  };
+  testing::ChildReport sent = testing::run_in_cgroup(pods.path(), a.path(), bypassing_sender);
+  ASSERT_TRUE(sent.ok()) << sent.error;
+  ASSERT_EQ(sent.values.size(), 2u);
+  EXPECT_EQ(sent.values[0], EPERM) << std::strerror(sent.values[0]);
+
+  // Without the bypass, the pod's guard judged all six frames.
+  EXPECT_TRUE(
+      wait_until([&] { return pod_counters(a)["reserved"] >= pod_before.at("reserved") + 6; },
+                 milliseconds(1000)));
+  expect_rose(pod_before, pod_counters(a), "reserved", 6, "the sender without bypass");
   std::this_thread::sleep_for(milliseconds(200));
   EXPECT_EQ(outside.count(claims(kReservedIp)), 0u) << outside.describe();
   EXPECT_EQ(at_b.count(claims(kReservedIp)), 0u) << at_b.describe();
+
+  // Counted in GET /v1/guards and /metrics.
+  sockopt = get_guards(*node_).value("sockopt", json::object());
+  EXPECT_EQ(sockopt["refused"].value("packet_qdisc_bypass", 0), 1) << sockopt.dump(2);
+  EXPECT_EQ(sockopt["refused"].value("xdp", -1), 0) << sockopt.dump(2);
+  std::string metrics;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        metrics = agent_metrics(*node_);
+        return metric_value(metrics, "ipfence_pod_sockopt_refused_total",
+                            {{"option", "packet_qdisc_bypass"}}) == 1.0;
+      },
+      milliseconds(3000)))
+      << metrics;
+
+  // A socket of the same cgroup in a namespace the agent does not guard keeps the option.
+  const auto set_bypass = [] {
+    int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    int on = 1;
+    std::vector<int> out{
+        fd < 0
+            ? -1
+            : (::setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &on, sizeof on) == 0 ? 0 : errno)};
+    if (fd >= 0) ::close(fd);
+    return out;
+  };
+  testing::ChildReport unguarded =
+      testing::run_in_cgroup(pods.path(), node_->topology().outside().path(), set_bypass);
+  ASSERT_TRUE(unguarded.ok()) << unguarded.error;
+  EXPECT_EQ(unguarded.values, std::vector<int>{0});
+
+  // A released pod's namespace is judged no more; a restarted agent adopts the attachment
+  // (the same link, one program on the cgroup) and the namespaces it guards.
+  ASSERT_TRUE(runtime_->del(b.call).ok());
+  EXPECT_EQ(get_guards(*node_)["sockopt"].value("guardedNetns", 0), 1);
+  const auto link = get_guards(*node_)["sockopt"].value("linkId", 0u);
+  ASSERT_EQ(node_->stop_agent(), 0);
+  node_->start_agent();
+  ASSERT_TRUE(
+      wait_until([&] { return get_guards(*node_)["sockopt"].value("guardedNetns", 0) == 1; },
+                 std::chrono::seconds(5)))
+      << get_guards(*node_).dump(2);
+  EXPECT_EQ(get_guards(*node_)["sockopt"].value("linkId", 0u), link);
+  std::string programs = sh_result("bpftool cgroup show " + pods.path()).out;
+  EXPECT_EQ(std::count(programs.begin(), programs.end(), '\n'), 2) << programs;  // header + 1
+  sent = testing::run_in_cgroup(pods.path(), a.path(), set_bypass);
+  ASSERT_TRUE(sent.ok()) << sent.error;
+  EXPECT_EQ(sent.values, std::vector<int>{EPERM});
 }
 
 // --- leases follow ADD and DEL -------------------------------------------------------------

@@ -157,6 +157,43 @@ BpffsMount::~BpffsMount() {
   remove_mount(base_);
 }
 
+// ---- the pods' cgroup -----------------------------------------------------------------------
+
+PodCgroup::PodCgroup() {
+  static std::atomic<int> counter{0};
+  base_ = "/run/ipfence-e2e-cg-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  mount_ = base_ + "/cgroup";
+  if (::mkdir(base_.c_str(), 0700) != 0 && errno != EEXIST)
+    throw std::runtime_error(errno_text("mkdir " + base_));
+  if ((::mkdir(mount_.c_str(), 0700) != 0 && errno != EEXIST) ||
+      ::mount("cgroup2", mount_.c_str(), "cgroup2", 0, nullptr) != 0) {
+    std::string message = errno_text("mount cgroup2 on " + mount_);
+    ::rmdir(mount_.c_str());
+    ::rmdir(base_.c_str());
+    throw std::runtime_error(message);
+  }
+  cgroup_ = std::make_unique<testing::TestCgroup>(mount_);
+  if (!cgroup_->ok()) {
+    std::string message = cgroup_->error();
+    cgroup_.reset();
+    ::umount2(mount_.c_str(), MNT_DETACH);
+    ::rmdir(mount_.c_str());
+    ::rmdir(base_.c_str());
+    throw std::runtime_error(message);
+  }
+}
+
+PodCgroup::~PodCgroup() {
+  cgroup_.reset();  // the child cgroup goes while its parent is still mounted
+  ::umount2(mount_.c_str(), MNT_DETACH);
+  ::rmdir(mount_.c_str());
+  ::rmdir(base_.c_str());
+}
+
+std::string PodCgroup::path() const {
+  return cgroup_->path();
+}
+
 // ---- namespaces ----------------------------------------------------------------------------
 
 void in_netns(const std::string& netns, const std::function<void()>& fn) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -20,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/bpf/sockopt_env.h"
 #include "tests/e2e/support/agent_node.h"
 #include "tests/e2e/support/netns.h"
 
@@ -46,6 +48,27 @@ class BpffsMount {
  private:
   std::string base_;  // /run/ipfence-e2e-<pid>-<n>
   std::string dir_;   // base_/bpffs
+};
+
+// A cgroup of the test's own for the agent's --pod-cgroup: cgroup2 mounted on
+// /run/ipfence-e2e-cg-<pid>-<n>/cgroup (before the agent starts: `ip netns exec` remounts
+// /sys, so /sys/fs/cgroup is empty for the agent) and a child cgroup in it, never its root.
+// The destructor moves processes left in the child back to the root, removes the child and
+// unmounts.
+class PodCgroup {
+ public:
+  PodCgroup();
+  ~PodCgroup();
+  PodCgroup(const PodCgroup&) = delete;
+  PodCgroup& operator=(const PodCgroup&) = delete;
+
+  std::string path() const;  // the child cgroup
+  std::string agent_flag() const { return "--pod-cgroup=" + path(); }
+
+ private:
+  std::string base_;
+  std::string mount_;
+  std::unique_ptr<testing::TestCgroup> cgroup_;
 };
 
 // Runs `fn` on a thread that has joined network namespace `netns` (a name from `ip netns
