@@ -37,13 +37,13 @@ GuardInputs desired_from_state(const ipam::ClusterState& state, const std::strin
   for (const auto& master : config_masters) add_master(in.masters, {master, 0, "--masters"});
 
   std::set<PodInterface> pods;
-  std::vector<std::string> allocation_masters;
+  std::set<std::string> allocation_masters;  // a handful of names, not one per allocation
   for (const auto& [name, pool] : state.pools()) {
     for (const auto& range : pool.ranges.usable.ranges()) in.pools.push_back(range);
     for (const auto& [value, stored] : pool.allocations) {
       const ipam::Allocation& a = stored.allocation;
       if (a.node != node) continue;
-      if (!a.master.empty()) allocation_masters.push_back(a.master);
+      if (!a.master.empty()) allocation_masters.insert(a.master);
       if (!a.netns.empty() && !a.ifname.empty()) pods.insert({a.netns, a.ifname});
       if (a.mac.empty()) continue;  // no MAC, no lease: the guard cannot tell the pod apart
       auto mac = datapath::Mac::parse(a.mac);
@@ -54,7 +54,6 @@ GuardInputs desired_from_state(const ipam::ClusterState& state, const std::strin
       in.leases.push_back({stored.ip, mac->to_string()});
     }
   }
-  std::sort(allocation_masters.begin(), allocation_masters.end());
   for (const auto& master : allocation_masters)
     add_master(in.masters, {master, 0, "allocations on this node"});
   in.pods.assign(pods.begin(), pods.end());
@@ -62,7 +61,6 @@ GuardInputs desired_from_state(const ipam::ClusterState& state, const std::strin
   // Pools never overlap and an IP is allocated at most once, so leases are unique already.
   std::sort(in.leases.begin(), in.leases.end(),
             [](const datapath::Lease& a, const datapath::Lease& b) { return a.ip < b.ip; });
-  in.pod_macs = macs_of(in.leases);
   for (ipam::IpFamily family : {ipam::IpFamily::v4, ipam::IpFamily::v6})
     for (const auto& range : state.reserved(family).ranges()) in.reserved.push_back(range);
   return in;

@@ -2,7 +2,8 @@
 // store. Pure functions with no BPF and no OS calls, so the rules are unit tested on a
 // ClusterState built from a memory store:
 //   leases    this node's allocations that carry a MAC (the pod's interface)
-//   pod MACs  the MACs of those leases
+//   pod MACs  the MACs of those leases (macs_of: the consumer derives them after merging
+//             its overlay, so the snapshot does not carry a second copy)
 //   reserved  every reserved IP of both families, as ranges
 //   pools     the usable ranges (ips - excludeIPs - gateway) of every pool
 //   masters   SpiderMultusConfig masters (with their vlanID), --masters, and the masters this
@@ -41,7 +42,6 @@ struct PodInterface {
 struct GuardInputs {
   std::int64_t revision = 0;            // the view's revision the snapshot was taken at
   std::vector<datapath::Lease> leases;  // sorted by address, one per address
-  std::vector<std::string> pod_macs;    // lower case, sorted, unique
   std::vector<ipam::IpRange> reserved;
   std::vector<ipam::IpRange> pools;
   std::vector<MasterWant> masters;    // unique by (master, vlan_id), first source kept

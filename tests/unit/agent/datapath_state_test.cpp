@@ -139,7 +139,7 @@ TEST_F(DatapathStateTest, LeasesAreThisNodesAllocationsWithAMac) {
   GuardInputs in = desired();
   EXPECT_THAT(lease_texts(in.leases),
               ElementsAre("10.6.168.133=aa:bb:cc:00:00:01", "fd00:6::12=aa:bb:cc:00:00:01"));
-  EXPECT_THAT(in.pod_macs, ElementsAre("aa:bb:cc:00:00:01"));
+  EXPECT_THAT(macs_of(in.leases), ElementsAre("aa:bb:cc:00:00:01"));
   EXPECT_THAT(in.bad_macs, ElementsAre("10.6.168.136 (not-a-mac)"));
   EXPECT_EQ(in.pods, (std::vector<PodInterface>{{"/var/run/netns/a", "eth0"}}));
   EXPECT_EQ(in.revision, node1_.state().revision());
