@@ -6,6 +6,8 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "agent/conflict/record_limit.h"
+
 namespace ipfence::agent {
 
 ConflictMetrics::ConflictMetrics(prometheus::Registry& registry) {
@@ -89,7 +91,23 @@ void ConflictMetrics::mark_active(const std::string& ip, const std::string& mac,
                                   Clock::time_point now) {
   std::lock_guard lock(mu_);
   const std::string kind_name(ipam::conflict_kind_name(kind));
-  Active& a = active_series_[{ip, mac, pool, kind_name}];
+  const ActiveKey key{ip, mac, pool, kind_name};
+  if (!active_series_.count(key)) {
+    // At most kMaxMacsPerAddress series per address (record_limit.h): a random-MAC flood
+    // would otherwise add one per frame for the whole active window. The oldest goes.
+    auto first = active_series_.lower_bound({ip, "", "", ""});
+    std::size_t same_ip = 0;
+    auto oldest = active_series_.end();
+    for (auto it = first; it != active_series_.end() && std::get<0>(it->first) == ip; ++it) {
+      ++same_ip;
+      if (oldest == active_series_.end() || it->second.last < oldest->second.last) oldest = it;
+    }
+    if (same_ip >= kMaxMacsPerAddress) {
+      active_->Remove(oldest->second.gauge);
+      active_series_.erase(oldest);
+    }
+  }
+  Active& a = active_series_[key];
   if (!a.gauge)
     a.gauge = &active_->Add({{"ip", ip}, {"mac", mac}, {"pool", pool}, {"kind", kind_name}});
   a.gauge->Set(1);

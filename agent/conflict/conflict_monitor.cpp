@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "agent/conflict/classifier.h"
+#include "agent/conflict/record_limit.h"
 
 namespace ipfence::agent {
 namespace {
@@ -16,7 +17,11 @@ using SteadyClock = std::chrono::steady_clock;
 
 ConflictMonitor::ConflictMonitor(SharedAllocator& allocator, store::Store& store,
                                  ConflictMetrics& metrics, ConflictMonitorOptions options)
-    : allocator_(allocator), book_(store), metrics_(metrics), options_(std::move(options)) {
+    : allocator_(allocator),
+      store_(store),
+      book_(store),
+      metrics_(metrics),
+      options_(std::move(options)) {
   if (!options_.now) options_.now = [] { return std::chrono::system_clock::now(); };
 }
 
@@ -85,6 +90,7 @@ void ConflictMonitor::handle(const datapath::WatchEvent& event) {
   metrics_.count_event(event.kind);
   Classification c;
   std::size_t quarantined_in_pool = 0;
+  std::vector<std::pair<std::string, std::int64_t>> evict;  // record_limit.h
   allocator_.with([&](ipam::Allocator& allocator) {
     // Apply what the store has now (other nodes' allocations, our own quarantine writes)
     // without waiting: the per-pool quarantine limit must hold within a burst too. A store
@@ -92,6 +98,7 @@ void ConflictMonitor::handle(const datapath::WatchEvent& event) {
     (void)allocator.catch_up(std::chrono::milliseconds(0));
     c = classify(allocator.state(), event);
     if (!c.pool.empty()) quarantined_in_pool = allocator.state().quarantined_count(c.pool);
+    evict = records_to_evict(allocator.state(), event.ip.to_string(), event.mac.to_string());
   });
   if (options_.probes != nullptr && !c.pool.empty() && c.kind != ipam::ConflictKind::reserved &&
       options_.probes->probed_lately(event.ip)) {
@@ -160,6 +167,8 @@ void ConflictMonitor::handle(const datapath::WatchEvent& event) {
         metrics_.count_quarantine_skipped(c.pool);
     }
   }
+  if (auto evicted = evict_records(store_, evict); !evicted)
+    line["evictError"] = evicted.error().message;
   auto recorded = book_.record(sighting);
   if (recorded)
     line["count"] = recorded->count;

@@ -71,6 +71,7 @@ class ConflictMonitor {
   void run();
 
   SharedAllocator& allocator_;
+  store::Store& store_;  // the monitor's own connection (record_limit.h evictions)
   ipam::ConflictBook book_;
   ConflictMetrics& metrics_;
   ConflictMonitorOptions options_;
