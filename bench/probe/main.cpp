@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "tests/e2e/support/agent_node.h"
@@ -30,10 +31,11 @@ std::string pool_yaml(const std::string& name, const std::string& range,
   return yaml;
 }
 
-int run(int rounds, int block, int count, int timeout_ms) {
+int run(int rounds, int block, int count, int timeout_ms, int parallel) {
   BpffsMount bpffs;
   AgentNodeOptions options;
-  options.extra_agent_args = {bpffs.agent_flag()};
+  // The pod namespace has no interface (IPAM only, no macvlan): no pod-side guard to attach.
+  options.extra_agent_args = {bpffs.agent_flag(), "--pod-guard=false"};
   AgentNode node(unique_name("bprobe"), options);
   const std::string master = node.topology().master();
   node.apply(seed_multus_config(master));
@@ -62,6 +64,12 @@ int run(int rounds, int block, int count, int timeout_ms) {
   probed.run_rounds(2);
   plain.clear();
   probed.clear();
+  auto clear_probes = [&] {
+    return metric_value(agent_metrics(node), "ipfence_conflict_probes_total",
+                        {{"pool", "probed"}, {"result", "clear"}})
+        .value_or(0);
+  };
+  const double clear_before = clear_probes();
   for (int done = 0; done < rounds; done += block) {
     plain.run_rounds(static_cast<std::size_t>(block));
     probed.run_rounds(static_cast<std::size_t>(block));
@@ -73,10 +81,7 @@ int run(int rounds, int block, int count, int timeout_ms) {
               << "\n";
     return 1;
   }
-  const std::string metrics = agent_metrics(node);
-  const double clear = metric_value(metrics, "ipfence_conflict_probes_total",
-                                    {{"pool", "probed"}, {"result", "clear"}})
-                           .value_or(0);
+  const double clear = clear_probes() - clear_before;
   const double off50 = percentile(off.add_ms, 0.5), off99 = percentile(off.add_ms, 0.99);
   const double on50 = percentile(on.add_ms, 0.5), on99 = percentile(on.add_ms, 0.99);
   std::printf("ADD through the ipfence plugin, %zu per variant, blocks of %d, alternating\n",
@@ -87,6 +92,37 @@ int run(int rounds, int block, int count, int timeout_ms) {
   std::printf("  on / off: p50 %.1fx (+%.1f ms), p99 %.1fx; the timeout alone is %d ms\n",
               on50 / off50, on50 - off50, on99 / off99, timeout_ms);
   std::printf("  probes answered clear: %.0f of %zu ADDs\n", clear, on.rounds());
+
+  // Concurrent ADDs probe side by side (outside the allocator lock): the wall time of
+  // `parallel` callers doing `per_caller` ADD+DEL each, against one caller doing as many.
+  std::vector<std::unique_ptr<IpamAddLoop>> loops;
+  for (int i = 0; i < parallel; ++i)
+    loops.push_back(std::make_unique<IpamAddLoop>(netconf_for("probed"), pod_ns.path(),
+                                                  "par" + std::to_string(i)));
+  const int per_caller = 3;
+  auto started = std::chrono::steady_clock::now();
+  {
+    std::vector<std::thread> callers;
+    for (auto& loop : loops)
+      callers.emplace_back([&loop, per_caller] { loop->run_rounds(per_caller); });
+    for (auto& t : callers) t.join();
+  }
+  const double parallel_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  started = std::chrono::steady_clock::now();
+  IpamAddLoop serial(netconf_for("probed"), pod_ns.path(), "serial");
+  serial.run_rounds(static_cast<std::size_t>(parallel * per_caller));
+  const double serial_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  for (auto& loop : loops)
+    if (!loop->result().failures.empty()) {
+      std::cerr << "failures: " << loop->result().failures.front() << "\n";
+      return 1;
+    }
+  std::printf(
+      "  %d callers x %d probed ADD+DEL: %.0f ms wall; one caller, as many: %.0f ms "
+      "(%.2fx)\n",
+      parallel, per_caller, parallel_ms, serial_ms, parallel_ms / serial_ms);
   return clear >= static_cast<double>(on.rounds()) ? 0 : 1;
 }
 
@@ -94,16 +130,18 @@ int run(int rounds, int block, int count, int timeout_ms) {
 
 int main(int argc, char** argv) {
   CLI::App app{"ADD latency with the active conflict probe on vs off"};
-  int rounds = 100, block = 10, count = 2, timeout_ms = 100;
+  int rounds = 100, block = 10, count = 2, timeout_ms = 100, parallel = 8;
   app.add_option("--rounds", rounds, "ADD+DEL pairs per variant")->check(CLI::Range(1, 100000));
   app.add_option("--block", block, "pairs per block before switching variant")
       ->check(CLI::Range(1, 1000));
   app.add_option("--count", count, "probes per address")->check(CLI::Range(1, 10));
   app.add_option("--timeout-ms", timeout_ms, "listening time per address")
       ->check(CLI::Range(1, 5000));
+  app.add_option("--parallel", parallel, "concurrent callers in the side-by-side round")
+      ->check(CLI::Range(1, 64));
   CLI11_PARSE(app, argc, argv);
   try {
-    return run(rounds, block, count, timeout_ms);
+    return run(rounds, block, count, timeout_ms, parallel);
   } catch (const std::exception& e) {
     std::cerr << "bench_probe: " << e.what() << "\n";
     return 1;
