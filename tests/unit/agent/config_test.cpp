@@ -12,6 +12,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::TempDir;
+using namespace std::chrono_literals;
 
 CommandLine parse(std::vector<std::string> args) {
   args.insert(args.begin(), "ipfence-agent");
@@ -167,6 +168,29 @@ TEST(ConfigTest, HelpAndVersionExitWithoutRunning) {
   CommandLine version = parse({"--version"});
   EXPECT_TRUE(version.exit);
   EXPECT_THAT(version.output, HasSubstr(IPFENCE_VERSION));
+}
+
+// --- the active conflict probe -----------------------------------------------------------
+
+TEST(ConflictProbeFlagsTest, DefaultsOffTwoProbesIn100ms) {
+  ipam::ConflictProbeSettings d = conflict_probe_defaults(parse({"--node-name", "n"}).config);
+  EXPECT_EQ(d, (ipam::ConflictProbeSettings{.enabled = false, .count = 2, .timeout = 100ms}));
+  d = conflict_probe_defaults(
+      parse({"--node-name", "n", "--conflict-probe", "--conflict-probe-count", "3",
+             "--conflict-probe-timeout-ms", "250"})
+          .config);
+  EXPECT_EQ(d, (ipam::ConflictProbeSettings{.enabled = true, .count = 3, .timeout = 250ms}));
+}
+
+TEST(ConflictProbeFlagsTest, BadValuesNameTheFlag) {
+  EXPECT_EQ(error_of({"--node-name", "n", "--conflict-probe-count", "0"}),
+            "conflict-probe-count: 0 is not in 1..10");
+  EXPECT_EQ(error_of({"--node-name", "n", "--conflict-probe-timeout-ms", "9000"}),
+            "conflict-probe-timeout-ms: 9000 is not in 1..5000 (every probing ADD waits this long "
+            "when nobody answers)");
+  EXPECT_EQ(error_of({"--node-name", "n", "--conflict-probe", "--conflict-watch=false"}),
+            "conflict-probe: needs --conflict-watch (answers to the probes arrive through the "
+            "watcher); turn the watch on or the probe off");
 }
 
 }  // namespace

@@ -1,14 +1,13 @@
 // The active conflict probe: its frames byte by byte, the shared book of expected answers,
 // the prober against a fake wire (what it sends, how long it listens, what it concludes), the
 // ADD path that gives an answered address back and takes the next one, the monitor filing an
-// answer as a squatter, and the flags. The real wire (macvlan, an outside host's kernel
+// answer as a squatter (the flags: config_test.cpp). The real wire (macvlan, an outside host's kernel
 // answering) is tests/e2e/conflict_test.cpp.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <thread>
 
-#include "agent/config.h"
 #include "agent/conflict/conflict_monitor.h"
 #include "agent/conflict/conflict_prober.h"
 #include "agent/conflict/probe_book.h"
@@ -378,43 +377,6 @@ TEST(ProbeAnswerMonitorTest, AnAnswerForAClaimedAddressIsASquatterAndQuarantined
   ASSERT_TRUE(allocator.catch_up().ok());
   EXPECT_NE(allocator.state().quarantined("probed", ip("10.6.168.131")), nullptr);
   EXPECT_EQ(book.squatted_within(ip("10.6.168.131"), 60s), kOutside);
-}
-
-// --- flags -----------------------------------------------------------------------------------
-
-CommandLine parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "ipfence-agent");
-  return parse_command_line(args);
-}
-
-std::string error_of(std::vector<std::string> args) {
-  try {
-    parse(std::move(args));
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-TEST(ConflictProbeFlagsTest, DefaultsOffTwoProbesIn100ms) {
-  ipam::ConflictProbeSettings d = conflict_probe_defaults(parse({"--node-name", "n"}).config);
-  EXPECT_EQ(d, (ipam::ConflictProbeSettings{.enabled = false, .count = 2, .timeout = 100ms}));
-  d = conflict_probe_defaults(
-      parse({"--node-name", "n", "--conflict-probe", "--conflict-probe-count", "3",
-             "--conflict-probe-timeout-ms", "250"})
-          .config);
-  EXPECT_EQ(d, (ipam::ConflictProbeSettings{.enabled = true, .count = 3, .timeout = 250ms}));
-}
-
-TEST(ConflictProbeFlagsTest, BadValuesNameTheFlag) {
-  EXPECT_EQ(error_of({"--node-name", "n", "--conflict-probe-count", "0"}),
-            "conflict-probe-count: 0 is not in 1..10");
-  EXPECT_EQ(error_of({"--node-name", "n", "--conflict-probe-timeout-ms", "9000"}),
-            "conflict-probe-timeout-ms: 9000 is not in 1..5000 (every probing ADD waits this long "
-            "when nobody answers)");
-  EXPECT_EQ(error_of({"--node-name", "n", "--conflict-probe", "--conflict-watch=false"}),
-            "conflict-probe: needs --conflict-watch (answers to the probes arrive through the "
-            "watcher); turn the watch on or the probe off");
 }
 
 }  // namespace
