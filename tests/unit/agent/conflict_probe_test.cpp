@@ -1,8 +1,8 @@
 // The active conflict probe: its frames byte by byte, the shared book of expected answers,
 // the prober against a fake wire (what it sends, how long it listens, what it concludes), the
 // ADD path that gives an answered address back and takes the next one, the monitor filing an
-// answer as a squatter (the flags: config_test.cpp). The real wire (macvlan, an outside host's kernel
-// answering) is tests/e2e/conflict_test.cpp.
+// answer as a squatter (the flags: config_test.cpp). The real wire (macvlan, an outside host's
+// kernel answering) is tests/e2e/conflict_probe_test.cpp.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
