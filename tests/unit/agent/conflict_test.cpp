@@ -11,6 +11,7 @@
 #include "agent/conflict/classifier.h"
 #include "agent/conflict/conflict_metrics.h"
 #include "agent/conflict/conflict_monitor.h"
+#include "agent/conflict/record_limit.h"
 #include "agent/metrics.h"
 #include "agent_test_support.h"
 #include "ipam/allocator.h"
@@ -295,6 +296,42 @@ TEST_F(ConflictMonitorTest, TheWorkerThreadHandlesEventsAndStopsCleanly) {
   EXPECT_TRUE(testing::wait_until([&] { return !state().conflicts().empty(); },
                                   std::chrono::milliseconds(2000)));
   m.stop();
+}
+
+}  // namespace
+}  // namespace ipfence::agent
+
+namespace ipfence::agent {
+namespace {
+
+// A flood from a new MAC per frame on one address keeps the latest kMaxMacsPerAddress MACs
+// (agent/conflict/record_limit.h) in the store and as active series, not one per MAC.
+TEST_F(ConflictMonitorTest, AnAddressKeepsRecordsAndActiveSeriesOfItsLatestMacsOnly) {
+  ConflictMonitor& m = monitor();
+  const int macs = static_cast<int>(kMaxMacsPerAddress) + 3;
+  auto mac = [](int i) {
+    char text[18];
+    std::snprintf(text, sizeof text, "02:aa:00:00:00:%02x", i);
+    return std::string(text);
+  };
+  for (int i = 0; i < macs; ++i) {
+    now_ += 1s;
+    m.submit(event("10.6.168.132", mac(i)));
+    m.drain();
+  }
+  std::vector<std::string> kept;
+  for (const auto& [key, stored] : state().conflicts()) kept.push_back(stored.record.mac);
+  EXPECT_EQ(kept.size(), kMaxMacsPerAddress);
+  for (int i = 0; i < macs; ++i)
+    EXPECT_EQ(std::count(kept.begin(), kept.end(), mac(i)), i < 3 ? 0 : 1) << mac(i);
+  const std::string text = metrics_.render();
+  std::size_t series = 0;
+  for (auto at = text.find("ipfence_conflict_active{ip=\"10.6.168.132\""); at != std::string::npos;
+       at = text.find("ipfence_conflict_active{ip=\"10.6.168.132\"", at + 1))
+    ++series;
+  EXPECT_EQ(series, kMaxMacsPerAddress);
+  EXPECT_THAT(text, Not(HasSubstr("mac=\"" + mac(0) + "\"")));
+  EXPECT_THAT(text, HasSubstr("mac=\"" + mac(macs - 1) + "\""));
 }
 
 }  // namespace
