@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <variant>
@@ -243,14 +244,10 @@ void check_guard(AgentConfig& config) {
 }
 
 void check_conflict_probe(const AgentConfig& config) {
-  const ipam::ConflictProbeSettings settings = conflict_probe_defaults(config);
-  if (auto checked = ipam::check_conflict_probe_settings(settings, "conflict-probe-"); !checked) {
-    // "conflict-probe-count: 0 is not in 1..10", in flag spelling.
-    std::string message = checked.error().message;
-    if (auto at = message.find("timeoutMs"); at != std::string::npos)
-      message.replace(at, 9, "timeout-ms");
-    throw ConfigError(message);
-  }
+  if (auto checked = ipam::check_conflict_probe_settings(
+          conflict_probe_defaults(config), "conflict-probe-count", "conflict-probe-timeout-ms");
+      !checked)
+    throw ConfigError(checked.error().message);
   if (config.conflict_probe && !config.conflict_watch)
     throw ConfigError(
         "conflict-probe: needs --conflict-watch (answers to the probes arrive through the "
@@ -260,11 +257,11 @@ void check_conflict_probe(const AgentConfig& config) {
 }  // namespace
 
 ipam::ConflictProbeSettings conflict_probe_defaults(const AgentConfig& config) {
+  // Unclamped (but for int's range), so that a range error quotes the value as given.
   return ipam::ConflictProbeSettings{
       .enabled = config.conflict_probe,
-      .count = static_cast<int>(std::min<std::uint32_t>(config.conflict_probe_count, 1000)),
-      .timeout = std::chrono::milliseconds(
-          std::min<std::uint32_t>(config.conflict_probe_timeout_ms, 1'000'000))};
+      .count = static_cast<int>(std::min<std::uint32_t>(config.conflict_probe_count, INT32_MAX)),
+      .timeout = std::chrono::milliseconds(config.conflict_probe_timeout_ms)};
 }
 
 std::vector<std::string> config_keys() {

@@ -9,19 +9,28 @@ Error invalid(const std::string& message) {
   return make_error(ErrorCode::invalid_argument, message);
 }
 
-}  // namespace
-
-Status check_conflict_probe_settings(const ConflictProbeSettings& settings,
-                                     const std::string& where) {
-  if (settings.count < 1 || settings.count > kMaxConflictProbeCount)
-    return invalid(where + "count: " + std::to_string(settings.count) + " is not in 1.." +
+// One range rule per key, for the flags and the annotation alike.
+Status check_probe_count(const std::string& key, long long count) {
+  if (count < 1 || count > kMaxConflictProbeCount)
+    return invalid(key + ": " + std::to_string(count) + " is not in 1.." +
                    std::to_string(kMaxConflictProbeCount));
-  const auto ms = settings.timeout.count();
+  return {};
+}
+
+Status check_probe_timeout(const std::string& key, long long ms) {
   if (ms < 1 || ms > kMaxConflictProbeTimeoutMs)
-    return invalid(where + "timeoutMs: " + std::to_string(ms) + " is not in 1.." +
+    return invalid(key + ": " + std::to_string(ms) + " is not in 1.." +
                    std::to_string(kMaxConflictProbeTimeoutMs) +
                    " (every probing ADD waits this long when nobody answers)");
   return {};
+}
+
+}  // namespace
+
+Status check_conflict_probe_settings(const ConflictProbeSettings& settings,
+                                     const std::string& count_key, const std::string& timeout_key) {
+  IPF_TRY(check_probe_count(count_key, settings.count));
+  return check_probe_timeout(timeout_key, settings.timeout.count());
 }
 
 Result<ConflictProbeSettings> conflict_probe_settings(const SpiderIPPool& pool,
@@ -43,24 +52,19 @@ Result<ConflictProbeSettings> conflict_probe_settings(const SpiderIPPool& pool,
       if (!value.is_number_integer())
         return invalid(where + ".count: must be a whole number of probes");
       const auto count = value.get<long long>();
-      if (count < 1 || count > kMaxConflictProbeCount)
-        return invalid(where + ".count: " + std::to_string(count) + " is not in 1.." +
-                       std::to_string(kMaxConflictProbeCount));
+      IPF_TRY(check_probe_count(where + ".count", count));
       out.count = static_cast<int>(count);
     } else if (key == "timeoutMs") {
       if (!value.is_number_integer())
         return invalid(where + ".timeoutMs: must be a whole number of milliseconds");
       const auto ms = value.get<long long>();
-      if (ms < 1 || ms > kMaxConflictProbeTimeoutMs)
-        return invalid(where + ".timeoutMs: " + std::to_string(ms) + " is not in 1.." +
-                       std::to_string(kMaxConflictProbeTimeoutMs));
+      IPF_TRY(check_probe_timeout(where + ".timeoutMs", ms));
       out.timeout = std::chrono::milliseconds(ms);
     } else {
       return invalid(where + ": unknown key \"" + key + "\" (known: enabled, count, timeoutMs)");
     }
   }
-  IPF_TRY(check_conflict_probe_settings(out, where + "."));
-  return out;
+  return out;  // the defaults were checked where they came from (the flags)
 }
 
 }  // namespace ipfence::ipam

@@ -37,9 +37,9 @@ struct ConflictProbeSettings {
 inline constexpr int kMaxConflictProbeCount = 10;
 inline constexpr int kMaxConflictProbeTimeoutMs = 5000;
 
-// Checks count and timeout; `where` prefixes messages ("--conflict-probe-count").
+// Checks count and timeout; messages name them by the given keys ("conflict-probe-count").
 Status check_conflict_probe_settings(const ConflictProbeSettings& settings,
-                                     const std::string& where);
+                                     const std::string& count_key, const std::string& timeout_key);
 
 // The pool's annotation applied over `defaults`; the defaults when the pool has none.
 // invalid_argument, naming the annotation and key, when it is not valid.

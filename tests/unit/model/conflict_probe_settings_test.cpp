@@ -56,7 +56,8 @@ TEST(ConflictProbeSettingsTest, BadAnnotationsNameTheKeyAndWhatToDo) {
       {R"({"count": 1.5})",
        "metadata.annotations[ipfence.io/conflict-probe].count: must be a whole number of probes"},
       {R"({"timeoutMs": 60000})",
-       "metadata.annotations[ipfence.io/conflict-probe].timeoutMs: 60000 is not in 1..5000"},
+       "metadata.annotations[ipfence.io/conflict-probe].timeoutMs: 60000 is not in 1..5000 "
+       "(every probing ADD waits this long when nobody answers)"},
       {R"({"retries": 3})",
        "metadata.annotations[ipfence.io/conflict-probe]: unknown key "
        "\"retries\" (known: enabled, count, timeoutMs)"},
@@ -85,11 +86,12 @@ TEST(ConflictProbeSettingsTest, PoolValidationRefusesABadAnnotation) {
 TEST(ConflictProbeSettingsTest, FlagValuesAreChecked) {
   auto bad = check_conflict_probe_settings(
       ConflictProbeSettings{.enabled = true, .count = 2, .timeout = std::chrono::milliseconds(0)},
-      "conflict-probe-");
+      "conflict-probe-count", "conflict-probe-timeout-ms");
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().message,
-            "conflict-probe-timeoutMs: 0 is not in 1..5000 (every probing ADD waits this long when "
-            "nobody answers)");
+  EXPECT_EQ(
+      bad.error().message,
+      "conflict-probe-timeout-ms: 0 is not in 1..5000 (every probing ADD waits this long when "
+      "nobody answers)");
 }
 
 }  // namespace
