@@ -5,6 +5,8 @@
 // given back and avoided, and the next candidate is tried, until one is clear.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "agent/ipam_api.h"
 
 namespace ipfence::agent {
@@ -22,11 +24,10 @@ std::string describe(const std::vector<ProbeAnswer>& answers) {
 }
 
 bool asked_for(const ipam::AllocateRequest& request, const ipam::IpAddress& ip) {
-  for (const auto& text : request.ips) {
-    auto parsed = ipam::IpAddress::parse(text.substr(0, text.find('/')));
-    if (parsed && *parsed == ip) return true;
-  }
-  return false;
+  return std::any_of(request.ips.begin(), request.ips.end(), [&](const std::string& text) {
+    auto wanted = ipam::parse_wanted_ip(text);
+    return wanted && *wanted == ip;
+  });
 }
 
 }  // namespace

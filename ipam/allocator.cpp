@@ -23,13 +23,12 @@ std::string holder_text(const Allocation& a) {
   return "pod " + pod + " (container " + a.container_id + ", interface " + a.ifname + ")";
 }
 
-// "10.6.168.133/16" -> 10.6.168.133; CNI's args.cni.ips may carry a prefix length.
+}  // namespace
+
 Result<IpAddress> parse_wanted_ip(const std::string& text) {
   auto slash = text.find('/');
   return IpAddress::parse(slash == std::string::npos ? text : text.substr(0, slash));
 }
-
-}  // namespace
 
 Result<IpAddress> choose_ip(const ClusterState& state, const std::string& pool_name,
                             std::optional<u128> cursor, const std::optional<IpAddress>& wanted,

@@ -60,6 +60,10 @@ struct GcResult {
   std::vector<std::string> errors;
 };
 
+// An entry of AllocateRequest::ips: "10.6.168.133/16" -> 10.6.168.133 (CNI's args.cni.ips
+// may carry a prefix length).
+Result<IpAddress> parse_wanted_ip(const std::string& text);
+
 // A pure choice on a view: the IP to hand out from `pool` for a request, or why not.
 // `cursor` is the next-fit position (the last IP handed out in that pool).
 // `avoid`: addresses not to pick (AllocateRequest::avoid); ignored for a wanted IP.
