@@ -8,8 +8,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <vector>
 
+#include "agent/datapath/guard.h"
+#include "empty.skel.h"
 #include "ipam/ip_address.h"
 #include "tests/bpf/frame_builder.h"
 
@@ -50,6 +54,38 @@ inline std::vector<ipam::IpRange> reserved_prefixes() {
         {ipam::IpAddress(ipam::IpFamily::v6, v6), ipam::IpAddress(ipam::IpFamily::v6, v6 + 3)});
   }
   return reserved;
+}
+
+using EmptyProgram = std::unique_ptr<empty_bpf, decltype(&empty_bpf__destroy)>;
+
+// What every run starts with: a guard of its own (nothing pinned) with its maps filled by
+// `fill`, and the empty TC program every figure is compared with. Exits with a message
+// prefixed by `name` on failure.
+struct Baseline {
+  std::unique_ptr<datapath::Guard> guard;
+  EmptyProgram empty{nullptr, empty_bpf__destroy};
+};
+
+inline Baseline open_baseline(const char* name,
+                              const std::function<Status(datapath::Guard&)>& fill) {
+  datapath::GuardOptions options;
+  options.pin_dir.clear();
+  auto guard = datapath::Guard::open(options);
+  if (!guard.ok()) {
+    std::fprintf(stderr, "%s: %s\n", name, guard.error().message.c_str());
+    std::exit(1);
+  }
+  if (const Status st = fill(*guard); !st.ok()) {
+    std::fprintf(stderr, "%s: %s\n", name, st.error().message.c_str());
+    std::exit(1);
+  }
+  Baseline out{std::make_unique<datapath::Guard>(std::move(*guard)),
+               EmptyProgram(empty_bpf__open_and_load(), empty_bpf__destroy)};
+  if (!out.empty) {
+    std::fprintf(stderr, "%s: cannot load the empty TC program\n", name);
+    std::exit(1);
+  }
+  return out;
 }
 
 }  // namespace ipfence::bench

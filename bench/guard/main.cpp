@@ -19,7 +19,6 @@
 #include "agent/datapath/guard.h"
 #include "bench/prog_test_run.h"
 #include "drop_floor.skel.h"
-#include "empty.skel.h"
 #include "guard.skel.h"
 #include "lookup_floor.skel.h"
 #include "tests/bpf/frame_builder.h"
@@ -118,23 +117,9 @@ std::unique_ptr<guard_bpf, GuardSkelDeleter> open_cache_missing(const datapath::
 }  // namespace
 
 int main() {
-  datapath::GuardOptions options;
-  options.pin_dir.clear();
-  auto guard = datapath::Guard::open(options);
-  if (!guard.ok()) {
-    std::fprintf(stderr, "bench_guard: %s\n", guard.error().message.c_str());
-    return 1;
-  }
-  if (const Status st = load_maps(*guard); !st.ok()) {
-    std::fprintf(stderr, "bench_guard: %s\n", st.error().message.c_str());
-    return 1;
-  }
-  std::unique_ptr<empty_bpf, decltype(&empty_bpf__destroy)> empty(empty_bpf__open_and_load(),
-                                                                  empty_bpf__destroy);
-  if (!empty) {
-    std::fprintf(stderr, "bench_guard: cannot load the empty TC program\n");
-    return 1;
-  }
+  bench::Baseline baseline = bench::open_baseline("bench_guard", load_maps);
+  datapath::Guard* guard = baseline.guard.get();
+  const bench::EmptyProgram& empty = baseline.empty;
 
   const auto missing = open_cache_missing(*guard);
   if (!missing) {

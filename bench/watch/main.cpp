@@ -22,7 +22,6 @@
 #include "agent/datapath/guard.h"
 #include "agent/datapath/watch.h"
 #include "bench/prog_test_run.h"
-#include "empty.skel.h"
 #include "tests/bpf/frame_builder.h"
 
 namespace {
@@ -75,23 +74,9 @@ std::size_t drain(datapath::Watcher& w) {
 }  // namespace
 
 int main() {
-  datapath::GuardOptions guard_options;
-  guard_options.pin_dir.clear();
-  auto guard = datapath::Guard::open(guard_options);
-  if (!guard.ok()) {
-    std::fprintf(stderr, "bench_watch: %s\n", guard.error().message.c_str());
-    return 1;
-  }
-  if (const Status st = load_tries(*guard); !st.ok()) {
-    std::fprintf(stderr, "bench_watch: %s\n", st.error().message.c_str());
-    return 1;
-  }
-  std::unique_ptr<empty_bpf, decltype(&empty_bpf__destroy)> empty(empty_bpf__open_and_load(),
-                                                                  empty_bpf__destroy);
-  if (!empty) {
-    std::fprintf(stderr, "bench_watch: cannot load the empty TC program\n");
-    return 1;
-  }
+  bench::Baseline baseline = bench::open_baseline("bench_watch", load_tries);
+  datapath::Guard* guard = baseline.guard.get();
+  const bench::EmptyProgram& empty = baseline.empty;
   auto every = open_watcher(*guard, std::chrono::nanoseconds(0));  // reports every frame
   auto dedup = open_watcher(*guard, std::chrono::seconds(10));     // the default interval
 
