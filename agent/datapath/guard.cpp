@@ -19,33 +19,13 @@
 #include "agent/datapath/guard_upgrade.h"
 #include "agent/datapath/libbpf_log.h"
 #include "agent/datapath/netns.h"
+#include "agent/datapath/pin_dir.h"
 #include "agent/datapath/prefix_cover.h"
 #include "agent/datapath/tc.h"
 #include "agent/unique_fd.h"
 
 namespace ipfence::datapath {
 namespace {
-
-// The pin dir must be on bpffs. Checked on the closest existing ancestor before creating
-// anything, so that a missing mount gives this hint rather than mkdir's EPERM from sysfs.
-Status check_pin_dir(const std::string& dir) {
-  std::filesystem::path probe = std::filesystem::absolute(dir);
-  std::error_code ec;
-  while (!std::filesystem::exists(probe, ec) && probe.has_parent_path() &&
-         probe != probe.parent_path()) {
-    probe = probe.parent_path();
-  }
-  struct statfs fs {};
-  if (::statfs(probe.c_str(), &fs) != 0) return os_error("statfs " + probe.string(), errno);
-  if (static_cast<unsigned long>(fs.f_type) != BPF_FS_MAGIC) {
-    return make_error(
-        ErrorCode::invalid_argument,
-        "pin dir " + dir + " is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)");
-  }
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return make_error(ErrorCode::io, "create pin dir " + dir + ": " + ec.message());
-  return {};
-}
 
 // Before load: a pinned map is adopted only if its layout matches ours. A different size is
 // adopted with a warning (the pins hold live enforcement state). The config and counter maps
@@ -188,15 +168,13 @@ Result<Guard> Guard::open(const GuardOptions& options) {
     return make_error(ErrorCode::invalid_argument,
                       "guard TC handle and priority (1..65535) must be set");
   }
-  if (!options.pin_dir.empty()) IPF_TRY(check_pin_dir(options.pin_dir));
+  if (!options.pin_dir.empty()) IPF_TRY(prepare_pin_dir(options.pin_dir));
 
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   IPF_ASSIGN_OR_RETURN(impl->netns_cookie, current_netns_cookie());
   LibbpfCapture log;
-  bpf_object_open_opts open_opts{};
-  open_opts.sz = sizeof(open_opts);
-  open_opts.pin_root_path = options.pin_dir.empty() ? nullptr : options.pin_dir.c_str();
+  bpf_object_open_opts open_opts = pinned_open_opts(impl->options.pin_dir);
   impl->skel.reset(guard_bpf__open_opts(&open_opts));
   if (!impl->skel) return with_log(os_error("open guard BPF object", errno), log);
 

@@ -14,6 +14,7 @@
 
 #include "agent/datapath/bpf_map.h"
 #include "agent/datapath/libbpf_log.h"
+#include "agent/datapath/pin_dir.h"
 #include "agent/unique_fd.h"
 #include "sockopt_guard.skel.h"
 
@@ -147,19 +148,12 @@ SockoptGuard::~SockoptGuard() = default;
 
 Result<SockoptGuard> SockoptGuard::open(const SockoptGuardOptions& options) {
   IPF_ASSIGN_OR_RETURN(Cgroup cgroup, open_cgroup(options.cgroup));
-  if (!options.pin_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(options.pin_dir, ec);
-    if (ec)
-      return make_error(ErrorCode::io, "create pin dir " + options.pin_dir + ": " + ec.message());
-  }
+  if (!options.pin_dir.empty()) IPF_TRY(prepare_pin_dir(options.pin_dir));
 
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   LibbpfCapture log;
-  bpf_object_open_opts open_opts{};
-  open_opts.sz = sizeof(open_opts);
-  open_opts.pin_root_path = options.pin_dir.empty() ? nullptr : options.pin_dir.c_str();
+  bpf_object_open_opts open_opts = pinned_open_opts(impl->options.pin_dir);
   impl->skel.reset(sockopt_guard_bpf__open_opts(&open_opts));
   if (!impl->skel) return with_log(os_error("open sockopt guard BPF object", errno), log);
   if (options.pin_dir.empty()) {

@@ -14,33 +14,13 @@
 #include "agent/datapath/bpf_map.h"
 #include "agent/datapath/libbpf_log.h"
 #include "agent/datapath/netns.h"
+#include "agent/datapath/pin_dir.h"
 #include "agent/datapath/tc.h"
 #include "agent/datapath/watch_impl.h"
 #include "bpf/abi.h"
 
 namespace ipfence::datapath {
 namespace {
-
-// As the guard's check: on the closest existing ancestor, so a missing bpffs gives this hint
-// rather than mkdir's EPERM from sysfs.
-Status check_pin_dir(const std::string& dir) {
-  std::filesystem::path probe = std::filesystem::absolute(dir);
-  std::error_code ec;
-  while (!std::filesystem::exists(probe, ec) && probe.has_parent_path() &&
-         probe != probe.parent_path()) {
-    probe = probe.parent_path();
-  }
-  struct statfs fs {};
-  if (::statfs(probe.c_str(), &fs) != 0) return os_error("statfs " + probe.string(), errno);
-  if (static_cast<unsigned long>(fs.f_type) != BPF_FS_MAGIC) {
-    return make_error(
-        ErrorCode::invalid_argument,
-        "pin dir " + dir + " is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)");
-  }
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return make_error(ErrorCode::io, "create pin dir " + dir + ": " + ec.message());
-  return {};
-}
 
 Status check_options(const WatchOptions& o) {
   const long page = ::sysconf(_SC_PAGESIZE);
@@ -197,14 +177,12 @@ Watcher::~Watcher() {
 
 Result<std::unique_ptr<Watcher>> Watcher::open(const WatchOptions& options) {
   IPF_TRY(check_options(options));
-  if (!options.pin_dir.empty()) IPF_TRY(check_pin_dir(options.pin_dir));
+  if (!options.pin_dir.empty()) IPF_TRY(prepare_pin_dir(options.pin_dir));
 
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   LibbpfCapture log;
-  bpf_object_open_opts open_opts{};
-  open_opts.sz = sizeof(open_opts);
-  open_opts.pin_root_path = options.pin_dir.empty() ? nullptr : options.pin_dir.c_str();
+  bpf_object_open_opts open_opts = pinned_open_opts(impl->options.pin_dir);
   impl->skel.reset(watch_bpf__open_opts(&open_opts));
   if (!impl->skel) return with_log(os_error("open watch BPF object", errno), log);
 
