@@ -96,8 +96,16 @@ struct ipf_iface_key {
 struct ipf_iface_config {
 	__u8 mode;	      /* enum ipf_mode */
 	__u8 reserved_policy; /* enum ipf_reserved_policy */
-	__u8 pad[2];
+	/* The interface's row in ipf_iface_ctr, 1..IPF_IFACE_COUNTER_SLOTS-1; 0: none, its frames
+	 * are counted in ipf_counters. These two bytes were padding (always zero) before rows
+	 * existed, so an entry written by an older agent reads as "no row" and still counts. */
+	__u16 counter_slot;
 };
+
+/* Rows of ipf_iface_ctr (row 0 is never used: it means "no row"). More than the interfaces
+ * of a node (110 pods by default in Kubernetes, plus the masters); interfaces beyond that
+ * count in ipf_counters, more slowly. */
+#define IPF_IFACE_COUNTER_SLOTS 256
 
 /* ipf_counters key: one counter per (interface, reason, verdict); the interface as in
  * struct ipf_iface_key. */
@@ -113,6 +121,12 @@ struct ipf_counter_key {
 struct ipf_counter {
 	__u64 packets;
 	__u64 bytes; /* skb->len: the frame from the Ethernet header on */
+};
+
+/* ipf_iface_ctr value: every counter of one interface, by [reason][verdict] (per CPU; user
+ * space sums over CPUs). Combinations the program never counts stay zero. */
+struct ipf_iface_counters {
+	struct ipf_counter by[IPF_REASON_COUNT][IPF_VERDICT_COUNT];
 };
 
 /* ======================== Conflict watcher (bpf/watch.bpf.c) ========================

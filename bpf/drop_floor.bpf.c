@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Baselines for bench_guard's drop paths. A drop, cached or not, still reads the interface's
- * mode (a hash shaped like ipf_iface_cfg) and adds to its per-CPU counter (a per-CPU hash
- * shaped like ipf_counters); ipf_drop_floor does exactly that and nothing else, so it is the
- * least a drop costs with these maps. ipf_call_floor makes one helper call that does nothing
- * useful, to show what a call into the kernel costs on the machine at hand. */
+/* Baselines for bench_guard's drop paths. A drop needs its interface's mode and a counter.
+ * Looked up in a hash shaped like ipf_iface_cfg and a per-CPU hash shaped like ipf_counters,
+ * as the guard did before it cached interface settings per CPU (bpf/iface_cache.h) and
+ * counted in array rows, these two cost what ipf_drop_floor measures: still the price of a
+ * drop whose interface settings are not cached yet. ipf_call_floor makes one helper call that
+ * does nothing useful, to show what a call into the kernel costs on the machine at hand. */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>

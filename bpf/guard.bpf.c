@@ -16,7 +16,9 @@
  * (judge_cache.h), so a repeated (address, MAC) costs an array read instead.
  *
  * Mode, reserved policy and counters are per interface, keyed by (netns cookie, ifindex)
- * (netns_cookie.h says why and how); the key is computed only for frames that are counted.
+ * (netns_cookie.h says why and how); the key is computed only for frames that are counted,
+ * and its settings are cached per CPU too (iface_cache.h), with the counters in an array row,
+ * so that a drop costs no kernel call either.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -24,6 +26,7 @@
 
 #include "abi.h"
 #include "guard_maps.h"
+#include "iface_cache.h"
 #include "judge_cache.h"
 #include "netns_cookie.h"
 #include "parse.h"
@@ -38,15 +41,17 @@ _Static_assert(sizeof(struct ipf_iface_key) == 16, "ipf_iface_key");
 _Static_assert(sizeof(struct ipf_iface_config) == 4, "ipf_iface_config");
 _Static_assert(sizeof(struct ipf_counter_key) == 16, "ipf_counter_key");
 _Static_assert(sizeof(struct ipf_counter) == 16, "ipf_counter");
+_Static_assert(sizeof(struct ipf_iface_counters) == 336, "ipf_iface_counters");
 
 /* Mode and reserved policy for interfaces without an ipf_iface_cfg entry. Set by the agent
  * between open and load. */
 const volatile __u8 ipf_default_mode = IPF_MODE_ENFORCE;
 const volatile __u8 ipf_default_policy = IPF_POLICY_GRANDFATHER;
 
-/* Set only by bench_guard: every frame misses the judge cache (and fills its slot), to measure
- * what a frame costs whose judgement is not cached yet (the first of its address on a CPU, or
- * the first after a map sync). Otherwise the verifier drops the test on the rodata constant. */
+/* Set only by bench_guard: every frame misses the judge and interface caches (and fills their
+ * slots), to measure what a frame costs whose judgement is not cached yet (the first of its
+ * address on a CPU, or the first after a map sync). Otherwise the verifier drops the test on
+ * the rodata constant. */
 const volatile __u8 ipf_judge_cache_miss = 0;
 
 /* Enough linear bytes for Ethernet, two tags, IPv6 and the extension headers of any
@@ -116,9 +121,58 @@ static __always_inline __u8 judge_cached(const struct ipf_claim *cl)
 	return reason;
 }
 
-static __always_inline void count(const struct ipf_iface_key *where, __u8 reason, __u8 verdict,
-				  __u32 len)
+/* The interface's settings (iface_cache.h): from this CPU's cache, else from ipf_iface_cfg
+ * (or the defaults when it has no entry), remembered for the next frame. */
+static __always_inline struct ipf_iface_config iface_settings(const struct ipf_iface_key *where)
 {
+	const struct ipf_iface_config defaults = {.mode = ipf_default_mode,
+						  .reserved_policy = ipf_default_policy,
+						  .counter_slot = 0};
+	__u32 zero = 0;
+	__u32 idx = iface_slot_of(where);
+	__u64 *genp = bpf_map_lookup_elem(&ipf_judge_gen, &zero);
+	struct ipf_iface_slot *slot = bpf_map_lookup_elem(&ipf_iface_cache, &idx);
+	struct ipf_iface_config *cfg;
+	__u64 gen;
+
+	if (!genp || !slot) { /* never: both are arrays and the keys are in range */
+		cfg = bpf_map_lookup_elem(&ipf_iface_cfg, where);
+		return cfg ? *cfg : defaults;
+	}
+	gen = *(volatile __u64 *)genp; /* before ipf_iface_cfg is read: see iface_cache.h */
+	if (!ipf_judge_cache_miss && slot->gen == gen &&
+	    slot->netns_cookie == where->netns_cookie && slot->ifindex == where->ifindex)
+		return slot->cfg;
+	cfg = bpf_map_lookup_elem(&ipf_iface_cfg, where);
+	slot->gen = gen;
+	slot->netns_cookie = where->netns_cookie;
+	slot->ifindex = where->ifindex;
+	slot->cfg = cfg ? *cfg : defaults;
+	return slot->cfg;
+}
+
+/* Per-CPU counters, and TC runs with migration disabled: no atomics needed. */
+static __always_inline void count(const struct ipf_iface_key *where, __u16 row, __u8 reason,
+				  __u8 verdict, __u32 len)
+{
+	if (row != 0) {
+		__u32 at = row;
+		__u32 cell = (__u32)reason * IPF_VERDICT_COUNT + verdict;
+		struct ipf_iface_counters *rc = bpf_map_lookup_elem(&ipf_iface_ctr, &at);
+
+		/* The bound is checked on the register that indexes: without the barrier, clang
+		 * may test a copy, and the verifier would not know the index is in range. */
+		asm volatile("" : "+r"(cell));
+		if (rc && cell < IPF_REASON_COUNT * IPF_VERDICT_COUNT) {
+			struct ipf_counter *c = &rc->by[0][0] + cell;
+
+			c->packets += 1;
+			c->bytes += len;
+			return;
+		}
+		/* else a row past the array: counted in the hash below */
+	}
+
 	struct ipf_counter_key key = {.netns_cookie = where->netns_cookie,
 				      .ifindex = where->ifindex,
 				      .reason = reason,
@@ -134,7 +188,6 @@ static __always_inline void count(const struct ipf_iface_key *where, __u8 reason
 		if (!c)
 			return; /* map full: the frame is still judged, only not counted */
 	}
-	/* Per-CPU value, and TC runs with migration disabled: no atomics needed. */
 	c->packets += 1;
 	c->bytes += len;
 }
@@ -144,22 +197,20 @@ static __always_inline int settle(struct __sk_buff *skb, __u8 reason)
 {
 	struct ipf_iface_key where = {.netns_cookie = ipf_dev_netns_cookie(skb),
 				      .ifindex = skb->ifindex};
-	struct ipf_iface_config *cfg = bpf_map_lookup_elem(&ipf_iface_cfg, &where);
-	__u8 mode = cfg ? cfg->mode : ipf_default_mode;
-	__u8 policy = cfg ? cfg->reserved_policy : ipf_default_policy;
+	struct ipf_iface_config cfg = iface_settings(&where);
 
 	if (reason == IPF_REASON_RESERVED_IN_USE) {
-		if (policy != IPF_POLICY_DROP) {
-			count(&where, reason, IPF_VERDICT_PASSED, skb->len);
+		if (cfg.reserved_policy != IPF_POLICY_DROP) {
+			count(&where, cfg.counter_slot, reason, IPF_VERDICT_PASSED, skb->len);
 			return TC_ACT_OK;
 		}
 		reason = IPF_REASON_RESERVED;
 	}
-	if (mode == IPF_MODE_MONITOR) {
-		count(&where, reason, IPF_VERDICT_MONITORED, skb->len);
+	if (cfg.mode == IPF_MODE_MONITOR) {
+		count(&where, cfg.counter_slot, reason, IPF_VERDICT_MONITORED, skb->len);
 		return TC_ACT_OK;
 	}
-	count(&where, reason, IPF_VERDICT_DROPPED, skb->len);
+	count(&where, cfg.counter_slot, reason, IPF_VERDICT_DROPPED, skb->len);
 	return TC_ACT_SHOT;
 }
 

@@ -69,10 +69,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ipf_pod_macs SEC(".maps");
 
-/* The judge cache's generation (judge_cache.h): judgements cached under an older value are
- * not used. Every writer of ipf_leases, the four tries and ipf_pod_macs (the maps judge()
- * reads) increments it after writing. key __u32 0, value __u64. Pinned, so that a program
- * still attached from an earlier agent run sees the bumps of the current one. */
+/* The generation of the per-CPU caches (judge_cache.h, iface_cache.h): what was cached under
+ * an older value is not used. Every writer of ipf_leases, the four tries and ipf_pod_macs
+ * (the maps judge() reads) and of ipf_iface_cfg increments it after writing. key __u32 0,
+ * value __u64. Pinned, so that a program still attached from an earlier agent run sees the
+ * bumps of the current one. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -92,9 +93,10 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ipf_iface_cfg SEC(".maps");
 
-/* Counted frames per interface, reason and verdict. key struct ipf_counter_key, value struct
- * ipf_counter per CPU. Keys appear only for interfaces that counted something; the agent
- * removes those of interfaces it detaches. */
+/* Counted frames per interface, reason and verdict, for interfaces without a row in
+ * ipf_iface_ctr (no ipf_iface_cfg entry, or every row taken). key struct ipf_counter_key,
+ * value struct ipf_counter per CPU. Keys appear only for interfaces that counted something;
+ * the agent removes those of interfaces it detaches. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 8192);
@@ -102,5 +104,17 @@ struct {
 	__type(value, struct ipf_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ipf_counters SEC(".maps");
+
+/* Counted frames of interfaces that have a row (ipf_iface_config.counter_slot), per CPU:
+ * an array, which the JIT inlines, where ipf_counters costs a hash lookup in the kernel per
+ * counted frame (30 ns on the benchmark VM). The agent hands rows out and zeroes a row before
+ * it reuses it. key __u32 row, value struct ipf_iface_counters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IPF_IFACE_COUNTER_SLOTS);
+	__type(key, __u32);
+	__type(value, struct ipf_iface_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ipf_iface_ctr SEC(".maps");
 
 #endif /* IPFENCE_BPF_GUARD_MAPS_H */

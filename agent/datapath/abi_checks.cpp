@@ -40,7 +40,7 @@ IPF_CHECK_OFFSET(ipf_iface_key, pad, 12);
 IPF_CHECK_SIZE(ipf_iface_config, 4);
 IPF_CHECK_OFFSET(ipf_iface_config, mode, 0);
 IPF_CHECK_OFFSET(ipf_iface_config, reserved_policy, 1);
-IPF_CHECK_OFFSET(ipf_iface_config, pad, 2);
+IPF_CHECK_OFFSET(ipf_iface_config, counter_slot, 2);
 
 IPF_CHECK_SIZE(ipf_counter_key, 16);
 IPF_CHECK_OFFSET(ipf_counter_key, netns_cookie, 0);
@@ -52,6 +52,11 @@ IPF_CHECK_OFFSET(ipf_counter_key, pad, 14);
 IPF_CHECK_SIZE(ipf_counter, 16);
 IPF_CHECK_OFFSET(ipf_counter, packets, 0);
 IPF_CHECK_OFFSET(ipf_counter, bytes, 8);
+
+IPF_CHECK_SIZE(ipf_iface_counters, 16 * IPF_REASON_COUNT * IPF_VERDICT_COUNT);
+IPF_CHECK_OFFSET(ipf_iface_counters, by, 0);
+static_assert(IPF_IFACE_COUNTER_SLOTS > 1 && IPF_IFACE_COUNTER_SLOTS <= 65536,
+              "counter rows are numbered by ipf_iface_config.counter_slot, row 0 unused");
 
 // The counters map's per-CPU values are read as arrays of 8-byte-aligned slots.
 static_assert(sizeof(struct ipf_counter) % 8 == 0, "ipf_counter is a whole number of u64s");

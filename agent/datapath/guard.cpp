@@ -146,6 +146,8 @@ bpf_map* Guard::Impl::map(GuardMap which) const {
       return skel->maps.ipf_iface_cfg;
     case GuardMap::counters:
       return skel->maps.ipf_counters;
+    case GuardMap::iface_counters:
+      return skel->maps.ipf_iface_ctr;
   }
   return nullptr;
 }
@@ -187,6 +189,7 @@ Result<Guard> Guard::open(const GuardOptions& options) {
       {GuardMap::pod_macs, cap.pod_macs},
       {GuardMap::iface_config, 0},
       {GuardMap::counters, 0},
+      {GuardMap::iface_counters, 0},
   };
   std::vector<OldPin> old_pins;
   for (const auto& s : sizes) {
@@ -220,6 +223,8 @@ Result<Guard> Guard::open(const GuardOptions& options) {
       guard.impl_->reserved.push_back({p.network(), p.last()});
   }
   guard.impl_->reserved = merge_ranges(std::move(guard.impl_->reserved));
+  // Entries from an agent before counter rows (or from a run that found every row taken).
+  IPF_TRY(guard.impl_->give_counter_rows());
   return guard;
 }
 
@@ -227,19 +232,15 @@ Result<Attachment> Guard::attach(const AttachTarget& target) {
   Attachment out;
   out.netns = target.netns;
   const bool own_netns = target.netns.empty();
-  const int cfg_fd = map_fd(GuardMap::iface_config);
   const Status st = run_in_netns(target.netns, [&]() -> Status {
     IPF_TRY(resolve(target, out));
-    if (own_netns) {
-      // Record the master before the filter goes on, so a crash in between still leaves a
-      // trace attached() can find. NOEXIST keeps a mode set earlier.
-      const ipf_iface_key key{out.netns_cookie, static_cast<__u32>(out.ifindex), 0};
-      const ipf_iface_config cfg{static_cast<__u8>(impl_->options.default_mode),
-                                 static_cast<__u8>(impl_->options.default_policy),
-                                 {0, 0}};
-      const int err = bpf_map_update_elem(cfg_fd, &key, &cfg, BPF_NOEXIST);
-      if (err != 0 && err != -EEXIST) return os_error("record master in ipf_iface_cfg", err);
-    }
+    // The entry goes in before the filter, so that a master is recorded even if we crash in
+    // between (attached() finds it), and the first frame counted has its row. A mode set
+    // earlier is kept.
+    const ipf_iface_key key{out.netns_cookie, static_cast<__u32>(out.ifindex), 0};
+    const ipf_iface_config defaults{static_cast<__u8>(impl_->options.default_mode),
+                                    static_cast<__u8>(impl_->options.default_policy), 0};
+    IPF_TRY(impl_->write_iface_config(key, defaults, /*only_if_absent=*/true));
     const TcFilterId id{out.ifindex, impl_->options.tc_handle, impl_->options.tc_priority};
     IPF_ASSIGN_OR_RETURN(TcAttachOutcome outcome, tc_attach_egress(id, prog_fd()));
     out.prog_id = outcome.prog_id;
@@ -360,30 +361,6 @@ Result<std::size_t> Guard::forget_other_netns() {
 
 std::uint64_t Guard::netns_cookie() const {
   return impl_->netns_cookie;
-}
-
-Result<IfaceConfig> Guard::iface_config(const IfaceKey& iface) const {
-  const ipf_iface_key key{iface.netns_cookie, iface.ifindex, 0};
-  ipf_iface_config cfg{};
-  const int err = bpf_map_lookup_elem(map_fd(GuardMap::iface_config), &key, &cfg);
-  if (err == -ENOENT)
-    return IfaceConfig{impl_->options.default_mode, impl_->options.default_policy};
-  if (err != 0) return os_error("read ipf_iface_cfg", err);
-  return IfaceConfig{static_cast<Mode>(cfg.mode), static_cast<ReservedPolicy>(cfg.reserved_policy)};
-}
-
-Status Guard::set_mode(const IfaceKey& iface, Mode mode) {
-  IPF_ASSIGN_OR_RETURN(IfaceConfig cfg, iface_config(iface));
-  const ipf_iface_key key{iface.netns_cookie, iface.ifindex, 0};
-  const ipf_iface_config value{static_cast<__u8>(mode), static_cast<__u8>(cfg.policy), {0, 0}};
-  return map_update(map_fd(GuardMap::iface_config), key, value);
-}
-
-Status Guard::set_reserved_policy(const IfaceKey& iface, ReservedPolicy policy) {
-  IPF_ASSIGN_OR_RETURN(IfaceConfig cfg, iface_config(iface));
-  const ipf_iface_key key{iface.netns_cookie, iface.ifindex, 0};
-  const ipf_iface_config value{static_cast<__u8>(cfg.mode), static_cast<__u8>(policy), {0, 0}};
-  return map_update(map_fd(GuardMap::iface_config), key, value);
 }
 
 int Guard::prog_fd() const {

@@ -132,7 +132,8 @@ enum class GuardMap {
   pools_v6,
   pod_macs,
   iface_config,
-  counters,
+  counters,        // per (interface, reason, verdict): interfaces without a counter row
+  iface_counters,  // per counter row (ipf_iface_config.counter_slot)
 };
 
 // Not thread-safe: one owner (the agent's datapath loop) makes all calls. The kernel side
@@ -147,10 +148,11 @@ class Guard {
   Guard& operator=(Guard&&) noexcept;
   ~Guard();
 
-  // Attaches (or re-attaches, replacing) the guard. In the agent's own netns this also
-  // records the master in the config map, which is how attached() finds it after a restart.
-  // In another netns nothing is written: the interface runs with the defaults until
-  // set_mode / set_reserved_policy give it its own.
+  // Attaches (or re-attaches, replacing) the guard, after giving the interface a config
+  // entry (the defaults, unless it has one) with a counter row of its own. In the agent's own
+  // netns the entry is also the record of the master, which is how attached() finds it after
+  // a restart. An interface gets no row when all are taken: it is counted in the slower
+  // per-key counter map instead.
   Result<Attachment> attach(const AttachTarget& target);
   Result<Attachment> attach(const std::string& ifname) {
     return attach(AttachTarget{ifname, 0, {}});

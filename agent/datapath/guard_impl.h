@@ -3,6 +3,8 @@
 // older layout).
 #pragma once
 
+#include <bpf/bpf.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -10,9 +12,32 @@
 #include <vector>
 
 #include "agent/datapath/guard.h"
+#include "bpf/abi.h"
 #include "guard.skel.h"
 
 namespace ipfence::datapath {
+
+// The program caches judgements and interface settings per CPU under ipf_judge_gen
+// (bpf/judge_cache.h, bpf/iface_cache.h): every write to a map it caches from moves the
+// generation on when it ends, written or failed half way, so nothing cached before is used
+// again. Only one Guard object writes the maps, so a plain read and write is enough. Cannot
+// fail for key 0 of an array map held open.
+class CacheGenerationBump {
+ public:
+  explicit CacheGenerationBump(int gen_fd) : fd_(gen_fd) {}
+  CacheGenerationBump(const CacheGenerationBump&) = delete;
+  CacheGenerationBump& operator=(const CacheGenerationBump&) = delete;
+  ~CacheGenerationBump() {
+    const __u32 key = 0;
+    __u64 gen = 0;
+    bpf_map_lookup_elem(fd_, &key, &gen);
+    ++gen;
+    bpf_map_update_elem(fd_, &key, &gen, BPF_ANY);
+  }
+
+ private:
+  int fd_;
+};
 
 struct SkeletonDeleter {
   void operator()(guard_bpf* skel) const { guard_bpf__destroy(skel); }
@@ -34,6 +59,13 @@ struct Guard::Impl {
   std::vector<Attachment> netns_attachments;
 
   bpf_map* map(GuardMap which) const;
+  int fd(GuardMap which) const { return bpf_map__fd(map(which)); }
+  // Writes the config entry of `key` (mode and policy; its counter row is kept, or a free one
+  // given and zeroed). `only_if_absent`: leave an existing entry's mode and policy alone.
+  Status write_iface_config(const ipf_iface_key& key, const ipf_iface_config& wanted,
+                            bool only_if_absent) const;
+  // Gives every config entry without a counter row one (entries an older agent wrote).
+  Status give_counter_rows() const;
   // Deletes the config and counter entries of every interface `which` selects; returns how
   // many entries went.
   Result<std::size_t> erase_ifaces(const std::function<bool(const IfaceKey&)>& which) const;

@@ -1,4 +1,5 @@
 // Guard's map syncs (desired state -> map, writing only the difference) and map reads.
+// Per-interface config and counters are in guard_iface.cpp.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -175,31 +176,10 @@ Result<SyncStats> sync_tries(const Guard& guard, const std::vector<ipam::IpRange
   return a + b;
 }
 
-// The program caches its judgements per CPU under ipf_judge_gen (bpf/judge_cache.h): every
-// sync of a map it judges by moves the generation on when it ends, written or failed half way,
-// so no judgement made before is used again. Only this object writes the maps, so a plain
-// read and write is enough. Cannot fail for key 0 of an array map held open.
-class JudgeGenerationBump {
- public:
-  explicit JudgeGenerationBump(int gen_fd) : fd_(gen_fd) {}
-  JudgeGenerationBump(const JudgeGenerationBump&) = delete;
-  JudgeGenerationBump& operator=(const JudgeGenerationBump&) = delete;
-  ~JudgeGenerationBump() {
-    const __u32 key = 0;
-    __u64 gen = 0;
-    bpf_map_lookup_elem(fd_, &key, &gen);
-    ++gen;
-    bpf_map_update_elem(fd_, &key, &gen, BPF_ANY);
-  }
-
- private:
-  int fd_;
-};
-
 }  // namespace
 
 Result<SyncStats> Guard::set_leases(const std::vector<Lease>& desired) {
-  const JudgeGenerationBump bump(bpf_map__fd(impl_->skel->maps.ipf_judge_gen));
+  const CacheGenerationBump bump(bpf_map__fd(impl_->skel->maps.ipf_judge_gen));
   std::map<Bytes<ipf_lease_key>, ipf_lease> want;
   for (const Lease& lease : desired) {
     Result<Mac> mac = Mac::parse(lease.mac);
@@ -218,7 +198,7 @@ Result<SyncStats> Guard::set_leases(const std::vector<Lease>& desired) {
 }
 
 Result<SyncStats> Guard::set_reserved(const std::vector<ipam::IpRange>& ranges) {
-  const JudgeGenerationBump bump(bpf_map__fd(impl_->skel->maps.ipf_judge_gen));
+  const CacheGenerationBump bump(bpf_map__fd(impl_->skel->maps.ipf_judge_gen));
   IPF_ASSIGN_OR_RETURN(SyncStats stats, sync_tries(*this, ranges, GuardMap::reserved_v4,
                                                    GuardMap::reserved_v6, "reserved"));
   impl_->reserved = merge_ranges(ranges);
@@ -244,12 +224,12 @@ Status Guard::sync_reserved_flags() {
 }
 
 Result<SyncStats> Guard::set_pools(const std::vector<ipam::IpRange>& ranges) {
-  const JudgeGenerationBump bump(bpf_map__fd(impl_->skel->maps.ipf_judge_gen));
+  const CacheGenerationBump bump(bpf_map__fd(impl_->skel->maps.ipf_judge_gen));
   return sync_tries(*this, ranges, GuardMap::pools_v4, GuardMap::pools_v6, "pools");
 }
 
 Result<SyncStats> Guard::set_pod_macs(const std::vector<std::string>& macs) {
-  const JudgeGenerationBump bump(bpf_map__fd(impl_->skel->maps.ipf_judge_gen));
+  const CacheGenerationBump bump(bpf_map__fd(impl_->skel->maps.ipf_judge_gen));
   std::map<Bytes<ipf_mac_key>, __u8> want;
   for (const std::string& text : macs) {
     IPF_ASSIGN_OR_RETURN(Mac mac, Mac::parse(text));
@@ -288,63 +268,6 @@ Result<std::vector<ipam::IpPrefix>> Guard::prefixes(GuardMap map) const {
     default:
       return make_error(ErrorCode::invalid_argument, "prefixes(): not a reserved or pool trie");
   }
-}
-
-Result<std::vector<CounterRow>> Guard::counters() const {
-  const int fd = map_fd(GuardMap::counters);
-  const int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) return os_error("libbpf_num_possible_cpus", cpus);
-  IPF_ASSIGN_OR_RETURN(std::vector<ipf_counter_key> keys, map_keys<ipf_counter_key>(fd));
-  std::vector<ipf_counter> per_cpu(static_cast<std::size_t>(cpus));
-  std::vector<CounterRow> out;
-  for (const ipf_counter_key& key : keys) {
-    const int err = bpf_map_lookup_elem(fd, &key, per_cpu.data());
-    if (err == -ENOENT) continue;
-    if (err != 0) return os_error("read ipf_counters", err);
-    CounterRow row{{key.netns_cookie, key.ifindex},
-                   static_cast<Reason>(key.reason),
-                   static_cast<Verdict>(key.verdict),
-                   0,
-                   0};
-    for (const ipf_counter& c : per_cpu) {
-      row.packets += c.packets;
-      row.bytes += c.bytes;
-    }
-    out.push_back(row);
-  }
-  std::sort(out.begin(), out.end(), [](const CounterRow& a, const CounterRow& b) {
-    return std::tie(a.iface, a.reason, a.verdict) < std::tie(b.iface, b.reason, b.verdict);
-  });
-  return out;
-}
-
-Result<std::vector<CounterRow>> Guard::counters(const IfaceKey& iface) const {
-  IPF_ASSIGN_OR_RETURN(std::vector<CounterRow> all, counters());
-  std::erase_if(all, [&](const CounterRow& r) { return r.iface != iface; });
-  return all;
-}
-
-Result<std::size_t> Guard::Impl::erase_ifaces(
-    const std::function<bool(const IfaceKey&)>& which) const {
-  std::size_t erased = 0;
-  const int cfg_fd = bpf_map__fd(map(GuardMap::iface_config));
-  IPF_ASSIGN_OR_RETURN(std::vector<ipf_iface_key> configs, map_keys<ipf_iface_key>(cfg_fd));
-  for (const ipf_iface_key& key : configs) {
-    if (!which({key.netns_cookie, key.ifindex})) continue;
-    IPF_TRY(map_delete(cfg_fd, key));
-    ++erased;
-  }
-  // The program may add a counter key while we walk (a frame counted on the interface right
-  // now); such a key is new and simply stays.
-  const int counters_fd = bpf_map__fd(map(GuardMap::counters));
-  IPF_ASSIGN_OR_RETURN(std::vector<ipf_counter_key> counted,
-                       map_keys<ipf_counter_key>(counters_fd));
-  for (const ipf_counter_key& key : counted) {
-    if (!which({key.netns_cookie, key.ifindex})) continue;
-    IPF_TRY(map_delete(counters_fd, key));
-    ++erased;
-  }
-  return erased;
 }
 
 }  // namespace ipfence::datapath

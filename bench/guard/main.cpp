@@ -3,8 +3,9 @@
 // prefixes). Prints ns/packet per path and what the guard adds to the empty program, next to
 // the floor of any hash-based design: one lookup in a map shaped like the lease map. Each path
 // twice: as a repeated frame meets it (its judgement cached, bpf/judge_cache.h), and with a
-// second load of the guard on the same maps whose frames all miss the cache (the first frame
-// of an address on a CPU, or the first after a map sync).
+// second load of the guard on the same maps whose frames all miss the caches (the first frame
+// of an address on a CPU, or the first after a map sync). The interface the frames run on
+// (lo) has a config entry and counter row, as every interface the agent guards has.
 // Needs root (BPF). Maps are private: nothing is pinned or attached.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -79,6 +80,9 @@ Status load_maps(datapath::Guard& guard) {
   IPF_TRY(guard.set_reserved(reserved));
   IPF_TRY(guard.set_leases(leases));
   IPF_TRY(guard.set_pod_macs(macs));
+  // BPF_PROG_TEST_RUN runs on lo: give it a config entry and counter row, as attach() gives
+  // every interface it guards, so the drops below are counted as on a real master.
+  IPF_TRY(guard.set_mode(guard.own_iface(1), datapath::Mode::enforce));
   return {};
 }
 
@@ -102,8 +106,10 @@ std::unique_ptr<guard_bpf, GuardSkelDeleter> open_cache_missing(const datapath::
       {skel->maps.ipf_pod_macs, datapath::GuardMap::pod_macs},
       {skel->maps.ipf_iface_cfg, datapath::GuardMap::iface_config},
       {skel->maps.ipf_counters, datapath::GuardMap::counters},
+      {skel->maps.ipf_iface_ctr, datapath::GuardMap::iface_counters},
   };
-  bpf_map* own_maps[] = {skel->maps.ipf_judge_gen, skel->maps.ipf_judge_cache};
+  bpf_map* own_maps[] = {skel->maps.ipf_judge_gen, skel->maps.ipf_judge_cache,
+                         skel->maps.ipf_iface_cache};
   for (const auto& s : shared) {
     bpf_map__set_pin_path(s.map, nullptr);
     if (bpf_map__reuse_fd(s.map, guard.map_fd(s.shares)) != 0) return nullptr;
@@ -158,7 +164,7 @@ int main() {
   {
     constexpr __u32 kLo = 1;  // BPF_PROG_TEST_RUN runs on lo, ifindex 1 in every netns
     const ipf_iface_key where{1, kLo, 0};
-    const ipf_iface_config cfg{IPF_MODE_ENFORCE, IPF_POLICY_GRANDFATHER, {0, 0}};
+    const ipf_iface_config cfg{IPF_MODE_ENFORCE, IPF_POLICY_GRANDFATHER, 0};
     const ipf_counter_key key{1, kLo, IPF_REASON_RESERVED, IPF_VERDICT_DROPPED, {0, 0}};
     const std::vector<ipf_counter> zero(static_cast<std::size_t>(libbpf_num_possible_cpus()));
     if (bpf_map_update_elem(bpf_map__fd(drops->maps.floor_cfg), &where, &cfg, BPF_ANY) != 0 ||
@@ -231,7 +237,7 @@ int main() {
   std::printf("%-42s %10.1f %+10.1f %10s %10s %8s\n", "one lease-map hash lookup (floor)",
               base + lookup, lookup, "-", "-", "OK");
   const double drop_floor = median(drop_floor_samples) - base;
-  std::printf("%-42s %10.1f %+10.1f %10s %10s %8s\n", "config hash + per-CPU counter (drop floor)",
+  std::printf("%-42s %10.1f %+10.1f %10s %10s %8s\n", "config hash + counter hash (drop floor)",
               base + drop_floor, drop_floor, "-", "-", "SHOT");
   const double call = median(call_floor_samples) - base;
   std::printf("%-42s %10.1f %+10.1f %10s %10s %8s\n", "one helper call, bpf_ktime_get_ns",
@@ -260,10 +266,15 @@ int main() {
       pod_pass < kTargetAddedNs ? "met" : "MISSED");
   std::printf("one hash lookup on this machine: %+.1f ns (a cache miss pays it and more)\n",
               lookup);
-  std::printf("a drop looks up its interface's config and counter: at least %+.1f ns here\n",
-              drop_floor);
   std::printf(
-      "worst added, cached: pass %.1f ns, drop %.1f ns; on a miss: pass %.1f ns, drop %.1f ns\n",
-      worst[0][0], worst[0][1], worst[1][0], worst[1][1]);
+      "a drop that looked its interface's config and counter up in hashes would add %+.1f ns "
+      "here; cached settings and an array row make that a miss-path cost\n",
+      drop_floor);
+  std::printf(
+      "worst added, cached: pass %.1f ns, drop %.1f ns (target under %.0f ns: %s); on a miss: "
+      "pass %.1f ns, drop %.1f ns\n",
+      worst[0][0], worst[0][1], kTargetAddedNs,
+      std::max(worst[0][0], worst[0][1]) < kTargetAddedNs ? "met" : "MISSED", worst[1][0],
+      worst[1][1]);
   return 0;
 }

@@ -139,9 +139,9 @@ TEST_F(GuardAttachTest, MasterAttachReplacesInPlaceSurvivesTheGuardAndIsAdopted)
 
     ASSERT_TRUE(g1->set_mode(g1->own_iface(ifindex), Mode::monitor).ok());
     EXPECT_EQ(send_raw("ipft0", spoofed), 0);
-    for (GuardMap m :
-         {GuardMap::leases, GuardMap::reserved_v4, GuardMap::reserved_v6, GuardMap::pools_v4,
-          GuardMap::pools_v6, GuardMap::pod_macs, GuardMap::iface_config, GuardMap::counters}) {
+    for (GuardMap m : {GuardMap::leases, GuardMap::reserved_v4, GuardMap::reserved_v6,
+                       GuardMap::pools_v4, GuardMap::pools_v6, GuardMap::pod_macs,
+                       GuardMap::iface_config, GuardMap::counters, GuardMap::iface_counters}) {
       map_ids[m] = g1->map_id(m);
       EXPECT_NE(map_ids[m], 0u);
     }

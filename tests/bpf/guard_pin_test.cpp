@@ -49,8 +49,9 @@ TEST_F(GuardPinTest, MapsArePinnedByNameAndAdoptedWithTheirContents) {
     ASSERT_TRUE(g1.ok()) << g1.error().message;
     load_world(*g1, standard_world());
   }
-  for (const char* name : {"ipf_leases", "ipf_resv_v4", "ipf_resv_v6", "ipf_pool_v4", "ipf_pool_v6",
-                           "ipf_pod_macs", "ipf_iface_cfg", "ipf_counters"}) {
+  for (const char* name :
+       {"ipf_leases", "ipf_resv_v4", "ipf_resv_v6", "ipf_pool_v4", "ipf_pool_v6", "ipf_pod_macs",
+        "ipf_iface_cfg", "ipf_counters", "ipf_iface_ctr", "ipf_judge_gen"}) {
     EXPECT_TRUE(std::filesystem::exists(bpffs_.pin_dir() + "/" + name)) << name;
   }
   auto g2 = Guard::open(options());
@@ -108,7 +109,7 @@ TEST_F(GuardPinTest, ConfigAndCountersPinnedBeforePerNamespaceKeysAreReplaced) {
                                        sizeof(ipf_iface_config), 1024, nullptr));
     ASSERT_TRUE(cfg);
     const __u32 master = 7;
-    const ipf_iface_config monitor_drop{IPF_MODE_MONITOR, IPF_POLICY_DROP, {0, 0}};
+    const ipf_iface_config monitor_drop{IPF_MODE_MONITOR, IPF_POLICY_DROP, 0};
     ASSERT_EQ(bpf_map_update_elem(cfg.get(), &master, &monitor_drop, BPF_ANY), 0);
     ASSERT_EQ(bpf_obj_pin(cfg.get(), cfg_path.c_str()), 0);
 
