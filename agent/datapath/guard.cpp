@@ -240,7 +240,10 @@ Result<Attachment> Guard::attach(const AttachTarget& target) {
     const ipf_iface_key key{out.netns_cookie, static_cast<__u32>(out.ifindex), 0};
     const ipf_iface_config defaults{static_cast<__u8>(impl_->options.default_mode),
                                     static_cast<__u8>(impl_->options.default_policy), 0};
-    IPF_TRY(impl_->write_iface_config(key, defaults, /*only_if_absent=*/true));
+    const Status recorded = impl_->write_iface_config(key, defaults, /*only_if_absent=*/true);
+    // A master must be recorded (attached() finds it by its entry). A pod interface without
+    // one still runs, with the defaults and per-key counters, when the map is full.
+    if (!recorded && (own_netns || recorded.error().code != ErrorCode::exhausted)) return recorded;
     const TcFilterId id{out.ifindex, impl_->options.tc_handle, impl_->options.tc_priority};
     IPF_ASSIGN_OR_RETURN(TcAttachOutcome outcome, tc_attach_egress(id, prog_fd()));
     out.prog_id = outcome.prog_id;

@@ -79,6 +79,13 @@ Status Guard::Impl::write_iface_config(const ipf_iface_key& key, const ipf_iface
   }
   const CacheGenerationBump bump(bpf_map__fd(skel->maps.ipf_judge_gen));
   const int put = bpf_map_update_elem(cfg_fd, &key, &value, BPF_ANY);
+  if (put == -E2BIG) {
+    return make_error(ErrorCode::exhausted,
+                      "ipf_iface_cfg is full (" +
+                          std::to_string(bpf_map__max_entries(map(GuardMap::iface_config))) +
+                          " interfaces): detach interfaces that are gone, or remove the pinned "
+                          "map to start afresh");
+  }
   if (put != 0) return os_error("write ipf_iface_cfg", put);
   return {};
 }

@@ -56,7 +56,7 @@ class GuardNetnsTest : public ::testing::Test {
 };
 
 TEST_F(GuardNetnsTest, MonitorModeOnOneInterfaceLeavesTheSameIfindexElsewhereEnforcing) {
-  // As the agent does it: the master gets --master-mode, the pod interface no entry at all.
+  // As the agent does it: the master gets --master-mode, the pod interface the defaults.
   ASSERT_TRUE(guard_->set_mode(here_, Mode::monitor).ok());
   EXPECT_EQ(guard_->iface_config(here_).value().mode, Mode::monitor);
   EXPECT_EQ(guard_->iface_config(there_).value().mode, Mode::enforce);
@@ -115,6 +115,30 @@ TEST_F(GuardNetnsTest, ForgetOtherNetnsDropsOnlyEntriesOfNamespacesNobodyAttache
   EXPECT_EQ(guard_->iface_config(there_).value().mode, Mode::enforce);  // the default again
   EXPECT_EQ(snapshot(*guard_, here_).at({Reason::spoofed, Verdict::monitored}).first, 1u);
   EXPECT_EQ(guard_->iface_config(here_).value().mode, Mode::monitor);
+}
+
+TEST_F(GuardNetnsTest, APodInterfaceIsGuardedEvenWhenTheConfigMapIsFull) {
+  const std::uint32_t capacity = guard_->map_capacity(datapath::GuardMap::iface_config);
+  for (std::uint32_t i = 0; i < capacity; ++i)
+    ASSERT_TRUE(guard_->set_mode(guard_->own_iface(20'000 + i), Mode::enforce).ok()) << i;
+  const Status full = guard_->set_mode(guard_->own_iface(99'999), Mode::monitor);
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.error().code, ErrorCode::exhausted);
+  EXPECT_NE(full.error().message.find("ipf_iface_cfg is full (1024 interfaces)"), std::string::npos)
+      << full.error().message;
+
+  // A pod interface has no entry then: it runs with the defaults, counted per key.
+  auto attached = guard_->attach(datapath::AttachTarget{"lo", 0, other_.path()});
+  ASSERT_TRUE(attached.ok()) << attached.error().message;
+  EXPECT_NE(attached->prog_id, 0u);
+  EXPECT_EQ(attached->mode, Mode::enforce);
+  const Bytes reserved = ipv4_frame(L2{kPodA, {}}, ip("10.1.0.201"));
+  EXPECT_EQ(run_on(there_, reserved, 2).retval, static_cast<std::uint32_t>(TC_ACT_SHOT));
+  EXPECT_EQ(snapshot(*guard_, there_),
+            (CounterMap{{{Reason::reserved, Verdict::dropped}, {2, 2 * reserved.size()}}}));
+  auto detached = guard_->detach(datapath::AttachTarget{"lo", 0, other_.path()});
+  ASSERT_TRUE(detached.ok()) << detached.error().message;
+  EXPECT_TRUE(*detached);
 }
 
 }  // namespace
