@@ -45,6 +45,8 @@ Result<UniqueFd> open_file(const std::string& path, int flags);
 Result<bool> file_exists(const std::string& path);
 // Everything from `offset` to the end of the file.
 Result<std::string> read_from(int fd, const std::string& path, off_t offset);
+// Up to `length` bytes at `offset` (fewer only at the end of the file).
+Result<std::string> read_at(int fd, const std::string& path, off_t offset, std::size_t length);
 Result<std::string> read_file(const std::string& path);
 // The whole of `data` at `offset` (retries short writes and EINTR).
 Status write_at(int fd, const std::string& path, std::string_view data, off_t offset);

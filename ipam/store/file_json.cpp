@@ -81,95 +81,208 @@ Result<Change> decode_change(std::string_view body) {
   }
 }
 
-std::string encode_snapshot(std::int64_t revision, const std::map<std::string, KeyValue>& kvs) {
-  // One key per line keeps the file readable and diffable for an operator, and lets
-  // decode_snapshot parse one line at a time. Each line is dumped on its own, so writing a
-  // snapshot never holds a JSON tree of the whole store.
-  std::string out = "{\"revision\":" + std::to_string(revision) + ",\"kvs\":[";
-  bool first = true;
-  for (const auto& [key, kv] : kvs) {
-    out += first ? "\n" : ",\n";
-    first = false;
-    out += json{{"key", encode_bytes(key)},
-                {"value", encode_bytes(kv.value)},
-                {"create_revision", kv.create_revision},
-                {"mod_revision", kv.mod_revision},
-                {"version", kv.version}}
-               .dump();
+std::string encode_value(std::string_view bytes) {
+  return encode_bytes(std::string(bytes)).dump();
+}
+
+Result<std::string> decode_value(std::string_view json_text) {
+  try {
+    return decode_bytes(json::parse(json_text));
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::corrupt, std::string("undecodable value: ") + e.what());
   }
-  out += "\n]}\n";
-  return out;
 }
 
 namespace {
 
-void add_snapshot_item(const json& item, SnapshotData& data) {
-  KeyValue kv{decode_bytes(item.at("key")), decode_bytes(item.at("value")),
-              positive(item, "create_revision"), positive(item, "mod_revision"),
-              positive(item, "version")};
-  if (kv.key.empty() || kv.create_revision > kv.mod_revision || kv.mod_revision > data.revision)
-    throw std::invalid_argument("key " + kv.key + " has impossible revisions");
-  auto key = kv.key;
-  // Keys come sorted (encode_snapshot writes them so); the caller checks for duplicates.
-  data.kvs.emplace_hint(data.kvs.end(), std::move(key), std::move(kv));
+// Whether `text` is exactly one JSON string token: quotes at both ends and none unescaped in
+// between. Together with the fixed member order of dump() this makes the spans found below
+// exact: inside a JSON string every '"' is escaped, so a member separator such as
+// ,"value": can only occur between members, never inside a key or value.
+bool one_string_token(std::string_view text) {
+  if (text.size() < 2 || text.front() != '"' || text.back() != '"') return false;
+  std::size_t i = 1;
+  while (i < text.size() - 1) {
+    if (text[i] == '"') return false;
+    i += text[i] == '\\' ? 2 : 1;
+  }
+  return i == text.size() - 1;
 }
 
-// The layout encode_snapshot writes, one item per line, parsed line by line: a JSON tree of a
-// whole 65,536-allocation store is several times its text, and start-up would hold both.
-// nullopt when the body is laid out differently (then the caller parses it whole).
-std::optional<SnapshotData> decode_snapshot_lines(std::string_view body) {
-  constexpr std::string_view kHead = "{\"revision\":";
-  constexpr std::string_view kKvs = ",\"kvs\":[";
-  constexpr std::string_view kTail = "\n]}\n";
-  if (!body.starts_with(kHead) || !body.ends_with(kTail)) return std::nullopt;
-  SnapshotData data;
-  const char* p = body.data() + kHead.size();
-  const char* end = body.data() + body.size();
-  auto [after, ec] = std::from_chars(p, end, data.revision);
-  if (ec != std::errc() || after == p) return std::nullopt;
-  std::string_view rest(after, static_cast<std::size_t>(end - after));
-  if (!rest.starts_with(kKvs)) return std::nullopt;
-  rest.remove_prefix(kKvs.size());
-  rest.remove_suffix(kTail.size());
-  if (data.revision < 0) throw std::invalid_argument("negative revision");
-  while (!rest.empty()) {
-    // JSON escapes newlines inside strings, so an item never spans lines.
-    if (rest.front() != '\n') return std::nullopt;
-    rest.remove_prefix(1);
-    auto newline = rest.find('\n');
-    std::string_view line = rest.substr(0, newline);
-    rest = newline == std::string_view::npos ? std::string_view() : rest.substr(newline);
-    if (!rest.empty()) {
-      if (!line.ends_with(',')) return std::nullopt;
-      line.remove_suffix(1);
-    }
-    const std::size_t before = data.kvs.size();
-    add_snapshot_item(json::parse(line), data);
-    if (data.kvs.size() == before)
-      throw std::invalid_argument("duplicate key " + std::string(line));
-  }
-  return data;
+// A value's text as encode_value writes it: a string, or {"base64":"..."}.
+bool one_value_token(std::string_view text) {
+  constexpr std::string_view kOpen = "{\"base64\":";
+  if (text.starts_with(kOpen) && text.ends_with('}'))
+    return one_string_token(text.substr(kOpen.size(), text.size() - kOpen.size() - 1));
+  return one_string_token(text);
+}
+
+// The value between `marker` (which ends with "value":) and the next ,"version": in `text`,
+// searching from `from`; nullopt unless it is one value token.
+std::optional<TextSpan> value_after(std::string_view text, std::string_view marker,
+                                    std::size_t* from) {
+  const auto at = text.find(marker, *from);
+  if (at == std::string_view::npos) return std::nullopt;
+  const auto begin = at + marker.size();
+  const auto end = text.find(",\"version\":", begin);
+  if (end == std::string_view::npos) return std::nullopt;
+  *from = end;
+  const auto token = text.substr(begin, end - begin);
+  if (!one_value_token(token)) return std::nullopt;
+  return TextSpan{begin, static_cast<std::uint32_t>(token.size())};
 }
 
 }  // namespace
 
-Result<SnapshotData> decode_snapshot(std::string_view body) {
-  try {
-    if (auto data = decode_snapshot_lines(body)) return std::move(*data);
-    const json j = json::parse(body);
-    SnapshotData data;
-    data.revision = j.at("revision").get<std::int64_t>();
-    if (data.revision < 0) throw std::invalid_argument("negative revision");
-    for (const auto& item : j.at("kvs")) {
-      const std::size_t before = data.kvs.size();
-      add_snapshot_item(item, data);
-      if (data.kvs.size() == before)
-        throw std::invalid_argument("duplicate key " + item.at("key").dump());
+std::vector<std::optional<TextSpan>> locate_values(std::string_view body, const Change& change) {
+  // encode_change's op objects: {"create_revision":C,"key":K,"op":"put","value":V,"version":N}
+  std::vector<std::optional<TextSpan>> spans(change.events.size());
+  std::size_t from = 0;
+  for (std::size_t i = 0; i < change.events.size(); ++i) {
+    const auto& event = change.events[i];
+    if (event.type != Event::Type::put) continue;
+    auto span = value_after(body, ",\"op\":\"put\",\"value\":", &from);
+    if (!span) return std::vector<std::optional<TextSpan>>(change.events.size());
+    auto decoded = decode_value(body.substr(span->offset, span->length));
+    if (decoded.ok() && *decoded == event.kv.value) spans[i] = span;
+  }
+  return spans;
+}
+
+SnapshotWriter::SnapshotWriter(std::int64_t revision)
+    : out_("{\"revision\":" + std::to_string(revision) + ",\"kvs\":[") {}
+
+TextSpan SnapshotWriter::add(std::string_view key, std::string_view value_json,
+                             std::int64_t create_revision, std::int64_t mod_revision,
+                             std::int64_t version) {
+  // One key per line keeps the file readable and diffable for an operator, and lets
+  // scan_snapshot parse one line at a time. The members are in dump()'s (sorted) order, so
+  // the line is what dumping the item as a JSON object writes.
+  out_ += first_ ? "\n" : ",\n";
+  first_ = false;
+  out_ += "{\"create_revision\":" + std::to_string(create_revision) +
+          ",\"key\":" + encode_value(key) + ",\"mod_revision\":" + std::to_string(mod_revision) +
+          ",\"value\":";
+  const TextSpan span{out_.size(), static_cast<std::uint32_t>(value_json.size())};
+  out_.append(value_json);
+  out_ += ",\"version\":" + std::to_string(version) + "}";
+  return span;
+}
+
+std::string SnapshotWriter::finish() && {
+  out_ += "\n]}\n";
+  return std::move(out_);
+}
+
+std::string encode_snapshot(std::int64_t revision, const std::map<std::string, KeyValue>& kvs) {
+  SnapshotWriter writer(revision);
+  for (const auto& [key, kv] : kvs)
+    writer.add(key, encode_value(kv.value), kv.create_revision, kv.mod_revision, kv.version);
+  return std::move(writer).finish();
+}
+
+namespace {
+
+// `line`: the item's text, at `offset` in the body, when the body has one item per line.
+SnapshotItem snapshot_item(const json& item, std::int64_t revision, std::string_view line,
+                           std::uint64_t offset) {
+  SnapshotItem out{decode_bytes(item.at("key")),
+                   positive(item, "create_revision"),
+                   positive(item, "mod_revision"),
+                   positive(item, "version"),
+                   std::nullopt,
+                   {}};
+  if (out.key.empty() || out.create_revision > out.mod_revision || out.mod_revision > revision)
+    throw std::invalid_argument("key " + out.key + " has impossible revisions");
+  const json& value = item.at("value");
+  std::size_t from = 0;
+  if (!line.empty() && item.size() == 5 && line.starts_with("{\"create_revision\":")) {
+    if (auto span = value_after(line, ",\"value\":", &from)) {
+      if (!value.is_string()) decode_bytes(value);  // base64 that does not decode is damage
+      out.value_text = TextSpan{offset + span->offset, span->length};
+      return out;
     }
-    return data;
+  }
+  out.value = decode_bytes(value);
+  return out;
+}
+
+// The layout SnapshotWriter writes, one item per line, parsed line by line: a JSON tree of a
+// whole 65,536-allocation store is several times its text, and start-up would hold both.
+// False when the body is laid out differently (then the caller parses it whole).
+bool scan_snapshot_lines(std::string_view body, std::int64_t* revision,
+                         const std::function<bool(SnapshotItem&&)>& on_item) {
+  constexpr std::string_view kHead = "{\"revision\":";
+  constexpr std::string_view kKvs = ",\"kvs\":[";
+  constexpr std::string_view kTail = "\n]}\n";
+  if (!body.starts_with(kHead) || !body.ends_with(kTail)) return false;
+  const char* p = body.data() + kHead.size();
+  const char* end = body.data() + body.size();
+  auto [after, ec] = std::from_chars(p, end, *revision);
+  if (ec != std::errc() || after == p) return false;
+  std::string_view rest(after, static_cast<std::size_t>(end - after));
+  if (!rest.starts_with(kKvs)) return false;
+  rest.remove_prefix(kKvs.size());
+  rest.remove_suffix(kTail.size());
+  if (*revision < 0) throw std::invalid_argument("negative revision");
+  // Check the layout of every line before the first call, so that on_item sees each key
+  // once even when the caller has to fall back to parsing the body whole.
+  for (std::string_view left = rest; !left.empty();) {
+    if (left.front() != '\n') return false;
+    auto newline = left.find('\n', 1);
+    if (newline == std::string_view::npos) break;
+    if (left[newline - 1] != ',') return false;
+    left.remove_prefix(newline);
+  }
+  while (!rest.empty()) {
+    // JSON escapes newlines inside strings, so an item never spans lines.
+    rest.remove_prefix(1);
+    auto newline = rest.find('\n');
+    std::string_view line = rest.substr(0, newline);
+    rest = newline == std::string_view::npos ? std::string_view() : rest.substr(newline);
+    if (!rest.empty()) line.remove_suffix(1);
+    const auto offset = static_cast<std::uint64_t>(line.data() - body.data());
+    auto item = snapshot_item(json::parse(line), *revision, line, offset);
+    if (!on_item(std::move(item)))
+      throw std::invalid_argument("duplicate key " + std::string(line));
+  }
+  return true;
+}
+
+}  // namespace
+
+Status scan_snapshot(std::string_view body, std::int64_t* revision,
+                     const std::function<bool(SnapshotItem&& item)>& on_item) {
+  try {
+    if (scan_snapshot_lines(body, revision, on_item)) return {};
+    const json j = json::parse(body);
+    *revision = j.at("revision").get<std::int64_t>();
+    if (*revision < 0) throw std::invalid_argument("negative revision");
+    for (const auto& item : j.at("kvs"))
+      if (!on_item(snapshot_item(item, *revision, {}, 0)))
+        throw std::invalid_argument("duplicate key " + item.at("key").dump());
+    return {};
   } catch (const std::exception& e) {
     return make_error(ErrorCode::corrupt, std::string("undecodable snapshot: ") + e.what());
   }
+}
+
+Result<SnapshotData> decode_snapshot(std::string_view body) {
+  SnapshotData data;
+  IPF_TRY(scan_snapshot(body, &data.revision, [&](SnapshotItem&& item) {
+    std::string value = std::move(item.value);
+    if (item.value_text) {
+      auto decoded = decode_value(body.substr(item.value_text->offset, item.value_text->length));
+      if (!decoded.ok()) throw std::invalid_argument(decoded.error().message);
+      value = std::move(*decoded);
+    }
+    auto key = item.key;
+    return data.kvs
+        .emplace(std::move(key), KeyValue{std::move(item.key), std::move(value),
+                                          item.create_revision, item.mod_revision, item.version})
+        .second;
+  }));
+  return data;
 }
 
 }  // namespace ipfence::store

@@ -5,12 +5,15 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ipam/result.h"
-#include "ipam/store/memory_store.h"
+#include "ipam/store/key_index.h"
 
 namespace ipfence::store {
 
@@ -20,12 +23,60 @@ std::string encode_change(const Change& change);
 // ErrorCode::corrupt (without a path: the caller knows the file and offset).
 Result<Change> decode_change(std::string_view body);
 
+// A value as JSON text (a string, or {"base64": ...}), as it appears in records and snapshots;
+// the file store reads values back from its files on demand, one such text at a time.
+std::string encode_value(std::string_view bytes);
+Result<std::string> decode_value(std::string_view json_text);
+
+// Where something lies in a record or snapshot body.
+struct TextSpan {
+  std::uint64_t offset = 0;
+  std::uint32_t length = 0;
+};
+
+// Where the JSON text of each put's value lies in `body` (encode_change's layout, which
+// decoded to `change`), checked by decoding it again; nullopt for deletes, and for values of
+// a body laid out differently (the caller then keeps the value some other way).
+std::vector<std::optional<TextSpan>> locate_values(std::string_view body, const Change& change);
+
+// {"revision": R, "kvs": [{"key", "value", "create_revision", "mod_revision", "version"}]}
+// written one key per line, keys in order.
+class SnapshotWriter {
+ public:
+  explicit SnapshotWriter(std::int64_t revision);
+  // Adds the next key; `value_json` is encode_value's text. Returns where that text lies in
+  // the body.
+  TextSpan add(std::string_view key, std::string_view value_json, std::int64_t create_revision,
+               std::int64_t mod_revision, std::int64_t version);
+  std::string finish() &&;
+
+ private:
+  std::string out_;
+  bool first_ = true;
+};
+
+struct SnapshotItem {
+  std::string key;
+  std::int64_t create_revision = 0;
+  std::int64_t mod_revision = 0;
+  std::int64_t version = 0;
+  // Where the value's JSON text lies in the body; when the body is not laid out as
+  // SnapshotWriter writes it, the value itself instead.
+  std::optional<TextSpan> value_text;
+  std::string value;
+};
+
+// Reads a snapshot body item by item (no tree of the whole store is ever built): sets
+// *revision, then calls on_item for each key, which returns false for a key it has already.
+// ErrorCode::corrupt (without a path) for anything undecodable or a duplicate key.
+Status scan_snapshot(std::string_view body, std::int64_t* revision,
+                     const std::function<bool(SnapshotItem&& item)>& on_item);
+
+// The whole snapshot in memory: for first start and tests.
 struct SnapshotData {
   std::int64_t revision = 0;
   std::map<std::string, KeyValue> kvs;
 };
-
-// {"revision": R, "kvs": [{"key", "value", "create_revision", "mod_revision", "version"}]}
 std::string encode_snapshot(std::int64_t revision, const std::map<std::string, KeyValue>& kvs);
 Result<SnapshotData> decode_snapshot(std::string_view body);
 

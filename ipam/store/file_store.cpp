@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <condition_variable>
+#include <cstdint>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -14,7 +16,7 @@
 
 #include "ipam/store/file_format.h"
 #include "ipam/store/file_json.h"
-#include "ipam/store/memory_store.h"
+#include "ipam/store/key_index.h"
 
 // Crash hook points, in write order (a test kills the process at each to prove recovery):
 //   wal.partial            half of a record appended        -> torn tail, dropped on open
@@ -25,6 +27,122 @@
 //   init_snapshot.*, init_wal.*          first start in an empty directory
 
 namespace ipfence::store {
+namespace {
+
+// Where a value's JSON text (encode_value) lies: in a snapshot or log the store has open, or
+// in the spill buffer (see Segments).
+struct ValueLocation {
+  std::uint64_t offset = 0;
+  std::uint32_t length = 0;
+  std::uint32_t segment = 0;
+};
+
+// What values are read from: files, each open while a key's value lies in it (even once
+// another process has replaced it by rename, so what was indexed is still what is read), and
+// one spill buffer for the rare value whose place in a file is not known (files laid out
+// differently from what this code writes). Counted references: each key holds one on the
+// segment of its value; the current log holds one on its own.
+class Segments {
+ public:
+  static constexpr std::uint32_t kNone = UINT32_MAX;
+
+  // Returns its id, referenced once (the caller's).
+  std::uint32_t add_file(UniqueFd fd, const std::string& path) {
+    const auto id = free_slot();
+    slots_[id] = Slot{std::move(fd), path, {}, 1, true};
+    return id;
+  }
+  // Keeps `text` in memory; the location is referenced once.
+  ValueLocation spill(std::string_view text) {
+    if (spill_ == kNone) {
+      spill_ = free_slot();
+      slots_[spill_] = Slot{UniqueFd(), "(memory)", {}, 0, true};
+    }
+    Slot& slot = slots_[spill_];
+    ++slot.refs;
+    const ValueLocation at{slot.memory.size(), static_cast<std::uint32_t>(text.size()), spill_};
+    slot.memory.append(text);
+    return at;
+  }
+  void ref(std::uint32_t id) { ++slots_[id].refs; }
+  void unref(std::uint32_t id) {
+    if (id == kNone || --slots_[id].refs > 0) return;
+    if (id == spill_) spill_ = kNone;
+    slots_[id] = Slot{};
+  }
+
+  // Up to `length` bytes at `offset` of a segment (fewer at the end of a file).
+  Result<std::string> read(std::uint32_t id, std::uint64_t offset, std::size_t length) const {
+    const Slot& slot = slots_[id];
+    if (!slot.fd) return slot.memory.substr(offset, length);
+    return read_at(slot.fd.get(), slot.path, static_cast<off_t>(offset), length);
+  }
+  bool in_memory(std::uint32_t id) const { return !slots_[id].fd; }
+  const std::string& path(std::uint32_t id) const { return slots_[id].path; }
+
+ private:
+  struct Slot {
+    UniqueFd fd;       // none: the spill buffer
+    std::string path;  // for messages
+    std::string memory;
+    std::size_t refs = 0;
+    bool used = false;
+  };
+  std::uint32_t free_slot() {
+    for (std::uint32_t id = 0; id < slots_.size(); ++id)
+      if (!slots_[id].used) return id;
+    slots_.emplace_back();
+    return static_cast<std::uint32_t>(slots_.size() - 1);
+  }
+
+  std::vector<Slot> slots_;
+  std::uint32_t spill_ = kNone;
+};
+
+// Reads values for a listing: keys come in order, and a snapshot holds them in that order,
+// so one read of a window serves the values of hundreds of keys.
+class ValueReader {
+ public:
+  explicit ValueReader(const Segments& segments) : segments_(segments) {}
+
+  Result<std::string> text(const ValueLocation& at) {
+    if (segments_.in_memory(at.segment)) return segments_.read(at.segment, at.offset, at.length);
+    if (at.segment != segment_ || at.offset < base_ ||
+        at.offset + at.length > base_ + window_.size()) {
+      IPF_ASSIGN_OR_RETURN(window_, segments_.read(at.segment, at.offset,
+                                                   std::max<std::size_t>(at.length, kWindow)));
+      segment_ = at.segment;
+      base_ = at.offset;
+      if (window_.size() < at.length) return truncated(at);
+    }
+    return window_.substr(at.offset - base_, at.length);
+  }
+  Result<std::string> value(const ValueLocation& at) {
+    IPF_ASSIGN_OR_RETURN(auto json_text, text(at));
+    auto decoded = decode_value(json_text);
+    if (!decoded.ok())
+      return corrupt_file_error(
+          segments_.path(at.segment),
+          "value at offset " + std::to_string(at.offset) + ": " + decoded.error().message);
+    return decoded;
+  }
+
+ private:
+  static constexpr std::size_t kWindow = 256 * 1024;
+  Error truncated(const ValueLocation& at) const {
+    return corrupt_file_error(segments_.path(at.segment),
+                              "ends before the value at offset " + std::to_string(at.offset));
+  }
+
+  const Segments& segments_;
+  std::uint32_t segment_ = Segments::kNone;
+  std::uint64_t base_ = 0;
+  std::string window_;
+};
+
+using Index = KeyIndex<ValueLocation>;
+
+}  // namespace
 
 struct FileStore::Impl {
   std::string dir, wal_path, snapshot_path, lock_path;
@@ -37,10 +155,18 @@ struct FileStore::Impl {
   dev_t wal_dev = 0;
   ino_t wal_ino = 0;
   std::uint64_t wal_offset = 0;  // just after the last good record read
-  std::int64_t wal_start = 0;    // start revision in wal_fd's header
+  std::int64_t wal_start = 0;    // start revision in wal_fd's header: history starts after it
   std::int64_t wal_last = 0;     // revision of the last record read (wal_start if none)
-  KvState state;                 // invariant after catch-up: compact_revision() == wal_start
-  std::optional<Error> broken;   // a failed append we could not undo: refuse further use
+  // Every key, with where its value lies. Values stay in the files: 65,536 allocations are
+  // tens of MB of JSON, which reads (rare: resync, a CNI CHECK) fetch from the page cache.
+  Index index;
+  Segments segments;
+  std::uint32_t wal_segment = Segments::kNone;  // wal_fd's segment
+  // History, for watches: the bodies of the records of wal_fd, revisions wal_start+1 .. in
+  // order. The log always holds every change after its start revision, so history needs no
+  // copy in memory.
+  std::vector<TextSpan> records;
+  std::optional<Error> broken;  // a failed append we could not undo: refuse further use
 
   void log(const std::string& message) const {
     if (options.log)
@@ -55,12 +181,24 @@ struct FileStore::Impl {
   Status initialize();
   Status open_wal(UniqueFd fd, std::string* data);
   Status load(bool exclusive);
+  Result<Index> index_snapshot(std::string_view body, std::uint64_t body_offset,
+                               std::uint32_t segment);
   Status replay(std::string_view data, std::uint64_t base, bool exclusive, bool fresh);
+  void apply(const Change& change, std::string_view body, std::uint64_t body_offset);
   Status catch_up(bool exclusive);
   Status follow(bool exclusive);
   Status refresh();
-  Status append(const Change& change);
+  Status append(const Change& change, std::string_view body);
   Status rotate(std::int64_t keep_after);
+  Result<std::vector<Event>> events_after(const std::string& prefix, std::int64_t after);
+  Status check_watchable(std::int64_t after) const {
+    if (after < wal_start) return compacted_error(after, wal_start);
+    return {};
+  }
+  void release(Index& of) {
+    of.for_each("",
+                [&](std::string_view, const auto& entry) { segments.unref(entry.value.segment); });
+  }
 };
 
 namespace {
@@ -106,46 +244,78 @@ Status FileStore::Impl::open_wal(UniqueFd fd, std::string* data) {
   if (::fstat(fd.get(), &st) != 0) return io_error("stat", wal_path, errno);
   IPF_ASSIGN_OR_RETURN(*data, read_from(fd.get(), wal_path, 0));
   IPF_ASSIGN_OR_RETURN(wal_start, decode_wal_header(*data, wal_path));
+  const int reader = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0);
+  if (reader < 0) return io_error("dup", wal_path, errno);
+  segments.unref(wal_segment);
+  wal_segment = segments.add_file(UniqueFd(reader), wal_path);
   wal_fd = std::move(fd);
   wal_dev = st.st_dev;
   wal_ino = st.st_ino;
   wal_offset = kWalHeaderSize;
   wal_last = wal_start;
+  records.clear();
   return {};
 }
 
 // Reads everything from scratch: the snapshot, then the whole log.
 Status FileStore::Impl::load(bool exclusive) {
-  IPF_ASSIGN_OR_RETURN(auto text, read_file(snapshot_path));
+  IPF_ASSIGN_OR_RETURN(auto snapshot_fd, open_file(snapshot_path, O_RDONLY));
+  IPF_ASSIGN_OR_RETURN(auto text, read_from(snapshot_fd.get(), snapshot_path, 0));
   IPF_ASSIGN_OR_RETURN(auto body, unframe_snapshot(text, snapshot_path));
-  auto snapshot = decode_snapshot(body);
-  if (!snapshot.ok()) return corrupt_file_error(snapshot_path, snapshot.error().message);
+  const auto segment = segments.add_file(std::move(snapshot_fd), snapshot_path);
+  auto fresh = index_snapshot(body, static_cast<std::uint64_t>(body.data() - text.data()), segment);
+  segments.unref(segment);  // the keys hold it now (if any)
+  if (!fresh.ok()) return corrupt_file_error(snapshot_path, fresh.error().message);
+  std::string().swap(text);
 
-  IPF_ASSIGN_OR_RETURN(auto fd, open_file(wal_path, O_RDWR));
+  auto fd = open_file(wal_path, O_RDWR);
   std::string data;
-  IPF_TRY(open_wal(std::move(fd), &data));
-  if (wal_start > snapshot->revision)
-    return corrupt_file_error(wal_path, "starts after revision " + std::to_string(wal_start) +
-                                            " but the snapshot is at revision " +
-                                            std::to_string(snapshot->revision) +
-                                            ", so the changes in between are missing");
-  state = KvState(std::move(snapshot->kvs), snapshot->revision);
+  Status opened = fd.ok() ? open_wal(std::move(*fd), &data) : Status(fd.error());
+  if (opened.ok() && wal_start > fresh->revision())
+    opened = corrupt_file_error(wal_path, "starts after revision " + std::to_string(wal_start) +
+                                              " but the snapshot is at revision " +
+                                              std::to_string(fresh->revision()) +
+                                              ", so the changes in between are missing");
+  if (!opened.ok()) {
+    release(*fresh);
+    return opened;
+  }
+  release(index);
+  index = std::move(*fresh);
   return replay(std::string_view(data).substr(kWalHeaderSize), kWalHeaderSize, exclusive, true);
 }
 
-// Applies the records in `data` (read from offset `base` of the current log). `fresh`: the
-// state was just loaded from the snapshot, and records up to its revision rebuild history.
+// The keys of a snapshot body (at `body_offset` in segment `segment`), each referencing the
+// segment, or the spill buffer for a value whose text could not be located.
+Result<Index> FileStore::Impl::index_snapshot(std::string_view body, std::uint64_t body_offset,
+                                              std::uint32_t segment) {
+  std::int64_t revision = 0;
+  Index built;
+  auto scanned = scan_snapshot(body, &revision, [&](SnapshotItem&& item) {
+    if (built.find(item.key)) return false;
+    ValueLocation at;
+    if (item.value_text) {
+      at = {body_offset + item.value_text->offset, item.value_text->length, segment};
+      segments.ref(segment);
+    } else {
+      at = segments.spill(encode_value(item.value));
+    }
+    built.insert(item.key, Index::Entry{item.create_revision, item.mod_revision, item.version, at});
+    return true;
+  });
+  if (!scanned.ok()) {
+    release(built);
+    return scanned.error();
+  }
+  built.set_revision(revision);
+  return built;
+}
+
+// Applies the records in `data` (read from offset `base` of the current log) and notes where
+// each lies. `fresh`: the index was just loaded from the snapshot, and the log must reach it.
 Status FileStore::Impl::replay(std::string_view data, std::uint64_t base, bool exclusive,
                                bool fresh) {
   IPF_ASSIGN_OR_RETURN(auto scan, scan_records(data, base, wal_path));
-  std::vector<Change> older;
-  bool history_restored = !fresh;
-  auto restore_history = [&]() -> Status {
-    history_restored = true;
-    auto status = state.restore_history(wal_start, std::move(older));
-    if (!status.ok()) return corrupt_file_error(wal_path, status.error().message);
-    return {};
-  };
   for (const auto& record : scan.records) {
     auto change = decode_change(record.body);
     if (!change.ok()) return wal_error(wal_path, record.offset, change.error());
@@ -154,18 +324,20 @@ Status FileStore::Impl::replay(std::string_view data, std::uint64_t base, bool e
                        make_error(ErrorCode::corrupt,
                                   "revision " + std::to_string(change->revision) + " where " +
                                       std::to_string(wal_last + 1) + " was expected"));
+    const std::uint64_t body_offset = record.offset + kRecordHeaderSize;
     wal_last = change->revision;
-    wal_offset = record.offset + kRecordHeaderSize + record.body.size();
-    if (change->revision <= state.revision()) {
-      // In the snapshot already (fresh), or read from the previous log before a rotation.
-      if (fresh) older.push_back(std::move(*change));
-      continue;
-    }
-    if (!history_restored) IPF_TRY(restore_history());
-    if (auto status = state.apply(*change); !status.ok())
+    wal_offset = body_offset + record.body.size();
+    records.push_back(TextSpan{body_offset, static_cast<std::uint32_t>(record.body.size())});
+    // In the snapshot already (fresh), or read from the previous log before a rotation.
+    if (change->revision <= index.revision()) continue;
+    if (auto status = index.check(*change); !status.ok())
       return wal_error(wal_path, record.offset, status.error());
+    apply(*change, record.body, body_offset);
   }
-  if (!history_restored) IPF_TRY(restore_history());
+  if (fresh && wal_last < index.revision())
+    return corrupt_file_error(wal_path, "history ends at revision " + std::to_string(wal_last) +
+                                            " but the snapshot is at revision " +
+                                            std::to_string(index.revision()));
   if (scan.torn_bytes > 0 && exclusive) {
     // Only a writer may cut: a reader holds the shared lock alongside other readers.
     if (::ftruncate(wal_fd.get(), static_cast<off_t>(scan.end)) != 0)
@@ -178,11 +350,26 @@ Status FileStore::Impl::replay(std::string_view data, std::uint64_t base, bool e
   return {};
 }
 
-// With the flock held: brings `state` up to the files.
+// Applies a checked change whose record `body` lies at `body_offset` of the current log: the
+// keys it puts point at their values' text in that record.
+void FileStore::Impl::apply(const Change& change, std::string_view body,
+                            std::uint64_t body_offset) {
+  const auto spans = locate_values(body, change);
+  index.apply(
+      change,
+      [&](std::size_t i) {
+        if (!spans[i]) return segments.spill(encode_value(change.events[i].kv.value));
+        segments.ref(wal_segment);
+        return ValueLocation{body_offset + spans[i]->offset, spans[i]->length, wal_segment};
+      },
+      [&](const ValueLocation& old) { segments.unref(old.segment); });
+}
+
+// With the flock held: brings the index up to the files.
 Status FileStore::Impl::catch_up(bool exclusive) {
   if (broken) return *broken;
   auto status = follow(exclusive);
-  // Damage found halfway through leaves `state` partly updated: refuse to serve it, so
+  // Damage found halfway through leaves the index partly updated: refuse to serve it, so
   // every later call reports the damage too, until the store is reopened.
   if (!status.ok() && status.error().code == ErrorCode::corrupt) broken = status.error();
   return status;
@@ -207,13 +394,12 @@ Status FileStore::Impl::follow(bool exclusive) {
   IPF_ASSIGN_OR_RETURN(auto fd, open_file(wal_path, O_RDWR));
   std::string data;
   IPF_TRY(open_wal(std::move(fd), &data));
-  if (wal_start > state.revision()) return load(exclusive);  // missed more than a log holds
+  if (wal_start > index.revision()) return load(exclusive);  // missed more than a log holds
   IPF_TRY(replay(std::string_view(data).substr(kWalHeaderSize), kWalHeaderSize, exclusive, false));
-  if (wal_last < state.revision())
+  if (wal_last < index.revision())
     return corrupt_file_error(wal_path, "ends at revision " + std::to_string(wal_last) +
-                                            " but revision " + std::to_string(state.revision()) +
+                                            " but revision " + std::to_string(index.revision()) +
                                             " was already committed");
-  state.compact(wal_start);
   return {};
 }
 
@@ -228,8 +414,8 @@ Status FileStore::Impl::refresh() {
   return catch_up(false);
 }
 
-Status FileStore::Impl::append(const Change& change) {
-  const std::string record = frame_record(encode_change(change));
+Status FileStore::Impl::append(const Change& change, std::string_view body) {
+  const std::string record = frame_record(body);
   const auto offset = static_cast<off_t>(wal_offset);
   Status status;
   if (options.crash_hook) {
@@ -247,6 +433,8 @@ Status FileStore::Impl::append(const Change& change) {
     return status;
   }
   hook("wal.synced");
+  records.push_back(
+      TextSpan{wal_offset + kRecordHeaderSize, static_cast<std::uint32_t>(body.size())});
   wal_offset += record.size();
   wal_last = change.revision;
   return {};
@@ -256,21 +444,83 @@ Status FileStore::Impl::append(const Change& change) {
 // from `keep_after`. A crash between the two leaves an older log that still reaches the
 // snapshot, which load() accepts.
 Status FileStore::Impl::rotate(std::int64_t keep_after) {
-  keep_after = std::clamp(keep_after, wal_start, state.revision());
-  IPF_TRY(write_file_atomic(dir, "snapshot.json",
-                            frame_snapshot(encode_snapshot(state.revision(), state.kvs())),
-                            options.crash_hook, "snapshot"));
+  keep_after = std::clamp(keep_after, wal_start, index.revision());
+  // The values' text is copied as it is in the files, never decoded.
+  SnapshotWriter writer(index.revision());
+  std::vector<TextSpan> spans;
+  spans.reserve(index.size());
+  ValueReader reader(segments);
+  Status read;
+  index.for_each("", [&](std::string_view key, const Index::Entry& entry) {
+    if (!read.ok()) return;
+    auto text = reader.text(entry.value);
+    if (!text.ok()) {
+      read = text.error();
+      return;
+    }
+    spans.push_back(
+        writer.add(key, *text, entry.create_revision, entry.mod_revision, entry.version));
+  });
+  IPF_TRY(read);
+  std::string body = std::move(writer).finish();
+  const std::size_t body_size = body.size();
+  std::string snapshot = frame_snapshot(body);
+  std::string().swap(body);
+  IPF_TRY(write_file_atomic(dir, "snapshot.json", snapshot, options.crash_hook, "snapshot"));
+  const std::uint64_t body_offset = snapshot.size() - body_size;
+  std::string().swap(snapshot);
+
+  // The keys now read their values from the new snapshot (ours: we hold the exclusive lock),
+  // so the old snapshot and logs can close.
+  IPF_ASSIGN_OR_RETURN(auto snapshot_fd, open_file(snapshot_path, O_RDONLY));
+  const auto segment = segments.add_file(std::move(snapshot_fd), snapshot_path);
+  std::size_t next = 0;
+  index.for_each("", [&](std::string_view, Index::Entry& entry) {
+    segments.unref(entry.value.segment);
+    segments.ref(segment);
+    entry.value = {body_offset + spans[next].offset, spans[next].length, segment};
+    ++next;
+  });
+  segments.unref(segment);
+
+  // The kept records, byte for byte.
   std::string content = encode_wal_header(keep_after);
-  for (const auto& change : state.changes_after(keep_after))
-    content += frame_record(encode_change(change));
+  if (keep_after < index.revision()) {
+    const auto& first = records[static_cast<std::size_t>(keep_after - wal_start)];
+    const std::uint64_t from = first.offset - kRecordHeaderSize;
+    IPF_ASSIGN_OR_RETURN(auto kept, segments.read(wal_segment, from, wal_offset - from));
+    content += kept;
+  }
   IPF_TRY(write_file_atomic(dir, "wal", content, options.crash_hook, "wal_reset"));
   IPF_ASSIGN_OR_RETURN(auto fd, open_file(wal_path, O_RDWR));
   std::string data;
   IPF_TRY(open_wal(std::move(fd), &data));
-  wal_offset = data.size();
-  wal_last = state.revision();
-  state.compact(keep_after);
-  return {};
+  return replay(std::string_view(data).substr(kWalHeaderSize), kWalHeaderSize, true, false);
+}
+
+// Events under `prefix` after `after`, read back from the log's records.
+Result<std::vector<Event>> FileStore::Impl::events_after(const std::string& prefix,
+                                                         std::int64_t after) {
+  IPF_TRY(check_watchable(after));
+  std::vector<Event> events;
+  if (after >= index.revision()) return events;
+  // The records are consecutive in the log: one read serves them all.
+  const auto first = static_cast<std::size_t>(after - wal_start);
+  const auto last = static_cast<std::size_t>(index.revision() - wal_start) - 1;
+  const std::uint64_t from = records[first].offset;
+  const std::uint64_t to = records[last].offset + records[last].length;
+  IPF_ASSIGN_OR_RETURN(auto data, segments.read(wal_segment, from, to - from));
+  if (data.size() != to - from)
+    return corrupt_file_error(
+        wal_path, "ends before the record at offset " + std::to_string(records[last].offset));
+  for (std::size_t i = first; i <= last; ++i) {
+    auto change =
+        decode_change(std::string_view(data).substr(records[i].offset - from, records[i].length));
+    if (!change.ok()) return wal_error(wal_path, records[i].offset, change.error());
+    for (auto& event : change->events)
+      if (has_prefix(event.kv.key, prefix)) events.push_back(std::move(event));
+  }
+  return events;
 }
 
 FileStore::FileStore(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -343,13 +593,32 @@ Result<std::unique_ptr<FileStore>> FileStore::open(const std::string& dir, Optio
 Result<std::optional<KeyValue>> FileStore::get(const std::string& key) {
   std::lock_guard guard(impl_->mu);
   IPF_TRY(impl_->refresh());
-  return impl_->state.get(key);
+  const auto* entry = impl_->index.find(key);
+  if (!entry) return std::optional<KeyValue>();
+  IPF_ASSIGN_OR_RETURN(auto value, ValueReader(impl_->segments).value(entry->value));
+  return std::optional<KeyValue>(
+      KeyValue{key, std::move(value), entry->create_revision, entry->mod_revision, entry->version});
 }
 
 Result<ListResult> FileStore::list(const std::string& prefix) {
   std::lock_guard guard(impl_->mu);
   IPF_TRY(impl_->refresh());
-  return impl_->state.list(prefix);
+  ListResult result;
+  result.revision = impl_->index.revision();
+  ValueReader reader(impl_->segments);
+  Status read;
+  impl_->index.for_each(prefix, [&](std::string_view key, const Index::Entry& entry) {
+    if (!read.ok()) return;
+    auto value = reader.value(entry.value);
+    if (!value.ok()) {
+      read = value.error();
+      return;
+    }
+    result.kvs.push_back(KeyValue{std::string(key), std::move(*value), entry.create_revision,
+                                  entry.mod_revision, entry.version});
+  });
+  IPF_TRY(read);
+  return result;
 }
 
 Result<TxnResult> FileStore::commit(const Txn& txn) {
@@ -360,15 +629,18 @@ Result<TxnResult> FileStore::commit(const Txn& txn) {
   IPF_ASSIGN_OR_RETURN(auto lock, FileLock::acquire(impl.lock_fd.get(), impl.lock_path, true));
   IPF_TRY(impl.catch_up(true));
   Change change;
-  TxnResult result = impl.state.evaluate(txn, &change);
+  TxnResult result = impl.index.evaluate(txn, &change);
   if (!result.succeeded || change.events.empty()) return result;
-  IPF_TRY(impl.append(change));
-  if (auto status = impl.state.apply(change); !status.ok())
-    return make_error(ErrorCode::internal, "applying a checked change: " + status.error().message);
+  if (auto status = impl.index.check(change); !status.ok())
+    return make_error(ErrorCode::internal, "a change that does not fit: " + status.error().message);
+  const std::string body = encode_change(change);
+  const std::uint64_t body_offset = impl.wal_offset + kRecordHeaderSize;
+  IPF_TRY(impl.append(change, body));
+  impl.apply(change, body, body_offset);
   impl.changed.notify_all();
-  if (impl.state.revision() - impl.wal_start >= impl.options.compact_after_records) {
+  if (impl.index.revision() - impl.wal_start >= impl.options.compact_after_records) {
     // The commit is durable already; a failed rotation is retried by the next commit.
-    if (auto status = impl.rotate(impl.state.revision() - impl.options.keep_records); !status.ok())
+    if (auto status = impl.rotate(impl.index.revision() - impl.options.keep_records); !status.ok())
       impl.log("rotating the log failed (the commit succeeded): " + status.error().message);
   }
   return result;
@@ -394,8 +666,8 @@ class FileWatch final : public Watch {
     std::unique_lock lock(impl_->mu);
     while (true) {
       IPF_TRY(impl_->refresh());
-      IPF_ASSIGN_OR_RETURN(auto events, impl_->state.events_after(prefix_, position_));
-      position_ = std::max(position_, impl_->state.revision());
+      IPF_ASSIGN_OR_RETURN(auto events, impl_->events_after(prefix_, position_));
+      position_ = std::max(position_, impl_->index.revision());
       if (!events.empty()) return events;
       const auto now = std::chrono::steady_clock::now();
       if (now >= deadline) return events;
@@ -415,7 +687,7 @@ Result<std::unique_ptr<Watch>> FileStore::watch(const std::string& prefix,
                                                 std::int64_t after_revision) {
   std::lock_guard guard(impl_->mu);
   IPF_TRY(impl_->refresh());
-  IPF_TRY(impl_->state.check_watchable(after_revision));
+  IPF_TRY(impl_->check_watchable(after_revision));
   return std::unique_ptr<Watch>(std::make_unique<FileWatch>(impl_, prefix, after_revision));
 }
 

@@ -1,8 +1,7 @@
 // The in-memory store: KvState is the revisioned map with etcd v3 semantics (compares, ops,
 // versions, change history for watches) and no I/O or locking. MemoryStore wraps it with a
-// mutex and a condition variable and is the fake that unit tests of other modules use;
-// FileStore keeps a KvState as its mirror of the files, so both backends share one
-// definition of what a transaction does.
+// mutex and a condition variable and is the fake that unit tests of other modules use.
+// What a transaction does is KeyIndex's (key_index.h), which FileStore shares.
 #pragma once
 
 #include <condition_variable>
@@ -15,22 +14,10 @@
 #include <type_traits>
 #include <vector>
 
+#include "ipam/store/key_index.h"
 #include "ipam/store/store.h"
 
 namespace ipfence::store {
-
-// What one committed transaction did, as stored in the file backend's log: the full new
-// KeyValue of every put and the key of every delete, all at one revision. Self-contained
-// (no need for the state before it), so history can be rebuilt from a log alone.
-struct Change {
-  std::int64_t revision = 0;
-  std::vector<Event> events;
-  bool operator==(const Change&) const = default;
-};
-
-// Rejects what etcd rejects too, before any compare runs: empty keys and a key named by
-// more than one op (its outcome would depend on op order).
-Status validate_txn(const Txn& txn);
 
 class KvState {
  public:
@@ -38,12 +25,9 @@ class KvState {
   // State as of `revision` (a snapshot); history starts empty, compacted at `revision`.
   KvState(std::map<std::string, KeyValue> kvs, std::int64_t revision);
 
-  std::int64_t revision() const { return revision_; }
+  std::int64_t revision() const { return index_.revision(); }
   // History holds every change with revision > compact_revision().
   std::int64_t compact_revision() const { return compact_revision_; }
-  // Every key's value and revisions. The values' `key` fields are empty (the map key is the
-  // key; holding it twice would cost a string per key): use the map key.
-  const std::map<std::string, KeyValue>& kvs() const { return kvs_; }
 
   std::optional<KeyValue> get(const std::string& key) const;
   ListResult list(const std::string& prefix) const;
@@ -52,13 +36,9 @@ class KvState {
   // revision()+1 (no events when nothing would change, e.g. deleting an absent key: like
   // etcd, such a transaction succeeds without a new revision); on failure fills
   // result.failed_keys. Does not modify the state.
-  TxnResult evaluate(const Txn& txn, Change* change) const;
+  TxnResult evaluate(const Txn& txn, Change* change) const { return index_.evaluate(txn, change); }
   // Applies a change whose revision is revision()+1 and records it in history.
   Status apply(const Change& change);
-  // Puts changes older than the snapshot back into history (the file backend's log may
-  // reach further back than its snapshot). `changes` must be consecutive and end at
-  // revision(); history must still be empty.
-  Status restore_history(std::int64_t compact_revision, std::vector<Change> changes);
   // Forgets history up to `revision` (clamped to [compact_revision(), revision()]).
   void compact(std::int64_t revision);
 
@@ -68,14 +48,9 @@ class KvState {
   // when after_revision < compact_revision().
   Result<std::vector<Event>> events_after(const std::string& prefix,
                                           std::int64_t after_revision) const;
-  // The changes with revision > after_revision (all keys), for rewriting the log.
-  std::vector<Change> changes_after(std::int64_t after_revision) const;
 
  private:
-  static KeyValue with_key(const std::string& key, const KeyValue& stored);
-
-  std::map<std::string, KeyValue> kvs_;  // values without their key (see kvs())
-  std::int64_t revision_ = 0;
+  KeyIndex<std::string> index_;
   std::int64_t compact_revision_ = 0;
   std::deque<Change> history_;  // consecutive revisions compact_revision_+1 .. revision_
 };

@@ -52,17 +52,5 @@ TEST(KvState, ApplyRejectsChangesThatDoNotFit) {
   }
 }
 
-TEST(KvState, RestoredHistoryServesWatchesFromBeforeTheSnapshot) {
-  KvState state({{"a", KeyValue{"a", "2", 1, 2, 2}}}, 2);
-  ASSERT_TRUE(
-      state.restore_history(1, {Change{2, {Event{Event::Type::put, KeyValue{"a", "2", 1, 2, 2}}}}})
-          .ok());
-  EXPECT_EQ(state.compact_revision(), 1);
-  EXPECT_EQ(state.events_after("", 1)->size(), 1u);
-  EXPECT_EQ(state.events_after("", 0).error().code, ErrorCode::compacted);
-  KvState gap({}, 5);
-  EXPECT_FALSE(gap.restore_history(1, {}).ok()) << "history must reach the snapshot";
-}
-
 }  // namespace
 }  // namespace ipfence::store

@@ -1,0 +1,237 @@
+// KeyIndex: the keys of a store at one revision, with each key's revisions and version and a
+// Value that says what the key holds. It is the one definition of what a transaction does
+// (compares, ops, the checks that a recorded change fits), shared by the two stores that
+// keep keys in memory: MemoryStore holds the value itself (Value = std::string); FileStore
+// holds where the value lies in its files (Value = a file location, see file_store.cpp), so
+// that 65,536 allocations do not keep tens of MB of JSON in memory twice over.
+//
+// Memory per key is what this is built for: one heap block per key holding the key's bytes
+// and its Entry, indexed by a B-tree of pointers (8 bytes a slot). A std::map<std::string,
+// Entry> costs a 32-byte node header and a std::string (32 bytes plus a second block for
+// keys over 15 bytes) on top of the same Entry.
+#pragma once
+
+#include <absl/container/btree_set.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ipam/result.h"
+#include "ipam/store/store.h"
+
+namespace ipfence::store {
+
+// What one committed transaction did, as stored in the file backend's log: the full new
+// KeyValue of every put and the key of every delete, all at one revision. Self-contained
+// (no need for the state before it), so history can be rebuilt from a log alone.
+struct Change {
+  std::int64_t revision = 0;
+  std::vector<Event> events;
+  bool operator==(const Change&) const = default;
+};
+
+// Rejects what etcd rejects too, before any compare runs: empty keys and a key named by
+// more than one op (its outcome would depend on op order).
+Status validate_txn(const Txn& txn);
+
+// ErrorCode::compacted for a watch from `after_revision` when history starts after
+// `compact_revision`.
+Error compacted_error(std::int64_t after_revision, std::int64_t compact_revision);
+
+inline bool has_prefix(std::string_view key, std::string_view prefix) {
+  return key.substr(0, prefix.size()) == prefix;
+}
+
+template <class Value>
+class KeyIndex {
+ public:
+  struct Entry {
+    std::int64_t create_revision = 0;
+    std::int64_t mod_revision = 0;
+    std::int64_t version = 0;
+    Value value{};
+  };
+
+  KeyIndex() = default;
+  explicit KeyIndex(std::int64_t revision) : revision_(revision) {}
+  KeyIndex(KeyIndex&&) noexcept = default;
+  KeyIndex& operator=(KeyIndex&&) noexcept = default;
+
+  std::int64_t revision() const { return revision_; }
+  std::size_t size() const { return nodes_.size(); }
+
+  const Entry* find(std::string_view key) const {
+    auto it = nodes_.find(key);
+    return it == nodes_.end() ? nullptr : &(*it)->entry;
+  }
+  Entry* find(std::string_view key) {
+    auto it = nodes_.find(key);
+    return it == nodes_.end() ? nullptr : &(*it)->entry;
+  }
+
+  // Calls f(key, entry) for every key under `prefix`, in key order.
+  template <class F>
+  void for_each(std::string_view prefix, F&& f) const {
+    for (auto it = nodes_.lower_bound(prefix); it != nodes_.end(); ++it) {
+      const std::string_view key = (*it)->key();
+      if (!has_prefix(key, prefix)) break;
+      f(key, std::as_const((*it)->entry));
+    }
+  }
+  template <class F>
+  void for_each(std::string_view prefix, F&& f) {
+    for (auto it = nodes_.lower_bound(prefix); it != nodes_.end(); ++it) {
+      const std::string_view key = (*it)->key();
+      if (!has_prefix(key, prefix)) break;
+      f(key, (*it)->entry);
+    }
+  }
+
+  // For building an index from a snapshot: its revision, and each key. False when the key is
+  // there already.
+  void set_revision(std::int64_t revision) { revision_ = revision; }
+  bool insert(std::string_view key, Entry entry) {
+    if (nodes_.contains(key)) return false;
+    nodes_.insert(Node::make(key, std::move(entry)));
+    return true;
+  }
+
+  // Evaluates the compares. On success returns the change the ops would make at
+  // revision()+1 (no events when nothing would change, e.g. deleting an absent key: like
+  // etcd, such a transaction succeeds without a new revision); on failure fills
+  // result.failed_keys. Does not modify the index.
+  TxnResult evaluate(const Txn& txn, Change* change) const {
+    TxnResult result;
+    result.revision = revision_;
+    for (const auto& compare : txn.compares) {
+      const Entry* entry = find(compare.key);
+      std::int64_t actual = 0;  // an absent key has version 0 and mod_revision 0
+      if (entry)
+        actual = compare.target == Compare::Target::version ? entry->version : entry->mod_revision;
+      if (actual != compare.value) result.failed_keys.push_back(compare.key);
+    }
+    if (!result.failed_keys.empty()) return result;
+
+    result.succeeded = true;
+    const std::int64_t next = revision_ + 1;
+    change->revision = next;
+    change->events.clear();
+    for (const auto& op : txn.ops) {
+      const Entry* entry = find(op.key);
+      if (op.type == Op::Type::put) {
+        KeyValue kv{op.key, op.value, next, next, 1};
+        if (entry) {
+          kv.create_revision = entry->create_revision;
+          kv.version = entry->version + 1;
+        }
+        change->events.push_back(Event{Event::Type::put, std::move(kv)});
+      } else if (entry) {
+        change->events.push_back(Event{Event::Type::del, KeyValue{op.key, {}, 0, next, 0}});
+      }
+    }
+    if (!change->events.empty()) result.revision = next;
+    return result;
+  }
+
+  // Whether `change` may be applied next: its revision follows, and every event fits the key
+  // it changes. For MemoryStore this always holds; for FileStore it catches a log that does
+  // not fit its snapshot.
+  Status check(const Change& change) const {
+    if (change.revision != revision_ + 1 || change.events.empty())
+      return make_error(ErrorCode::corrupt,
+                        "change at revision " + std::to_string(change.revision) +
+                            " does not follow revision " + std::to_string(revision_));
+    for (const auto& event : change.events) {
+      const auto& kv = event.kv;
+      const Entry* entry = find(kv.key);
+      bool fits = kv.mod_revision == change.revision;
+      if (event.type == Event::Type::del) {
+        fits = fits && entry;
+      } else if (!entry) {
+        fits = fits && kv.create_revision == change.revision && kv.version == 1;
+      } else {
+        fits = fits && kv.create_revision == entry->create_revision &&
+               kv.version == entry->version + 1;
+      }
+      if (!fits)
+        return make_error(ErrorCode::corrupt, "change of key " + kv.key + " at revision " +
+                                                  std::to_string(change.revision) +
+                                                  " does not fit the state before it");
+    }
+    return {};
+  }
+
+  // Applies a change that check() accepted. Event i of a put stores value_of(i);
+  // release(value) is told of every value that a put or delete replaces.
+  template <class ValueOf, class Release>
+  void apply(const Change& change, ValueOf&& value_of, Release&& release) {
+    for (std::size_t i = 0; i < change.events.size(); ++i) {
+      const auto& event = change.events[i];
+      auto it = nodes_.find(std::string_view(event.kv.key));
+      if (it != nodes_.end()) {
+        release(std::as_const((*it)->entry.value));
+        if (event.type == Event::Type::del) {
+          nodes_.erase(it);
+          continue;
+        }
+        Entry& entry = (*it)->entry;
+        entry =
+            Entry{event.kv.create_revision, event.kv.mod_revision, event.kv.version, value_of(i)};
+      } else if (event.type == Event::Type::put) {
+        nodes_.insert(Node::make(
+            event.kv.key,
+            Entry{event.kv.create_revision, event.kv.mod_revision, event.kv.version, value_of(i)}));
+      }
+    }
+    revision_ = change.revision;
+  }
+
+ private:
+  // The key's bytes follow the node in the same heap block.
+  class Node {
+   public:
+    struct Free {
+      void operator()(Node* node) const {
+        node->~Node();
+        ::operator delete(node);
+      }
+    };
+    using Ptr = std::unique_ptr<Node, Free>;
+
+    static Ptr make(std::string_view key, Entry entry) {
+      void* block = ::operator new(sizeof(Node) + key.size());
+      Node* node = new (block) Node(std::move(entry), key.size());
+      std::memcpy(reinterpret_cast<char*>(node + 1), key.data(), key.size());
+      return Ptr(node);
+    }
+    std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), size_}; }
+
+    Entry entry;
+
+   private:
+    Node(Entry e, std::size_t size) : entry(std::move(e)), size_(size) {}
+    std::size_t size_;
+  };
+
+  struct KeyLess {
+    using is_transparent = void;
+    static std::string_view view(const typename Node::Ptr& node) { return node->key(); }
+    static std::string_view view(std::string_view key) { return key; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return view(a) < view(b);
+    }
+  };
+
+  absl::btree_set<typename Node::Ptr, KeyLess> nodes_;
+  std::int64_t revision_ = 0;
+};
+
+}  // namespace ipfence::store
