@@ -41,17 +41,19 @@ GuardInputs desired_from_state(const ipam::ClusterState& state, const std::strin
   for (const auto& [name, pool] : state.pools()) {
     for (const auto& range : pool.ranges.usable.ranges()) in.pools.push_back(range);
     for (const auto& [value, stored] : pool.allocations) {
-      const ipam::Allocation& a = stored.allocation;
-      if (a.node != node) continue;
-      if (!a.master.empty()) allocation_masters.insert(a.master);
-      if (!a.netns.empty() && !a.ifname.empty()) pods.insert({a.netns, a.ifname});
-      if (a.mac.empty()) continue;  // no MAC, no lease: the guard cannot tell the pod apart
-      auto mac = datapath::Mac::parse(a.mac);
+      const ipam::AllocationRecord& a = stored.record;
+      if (a.node() != node) continue;
+      if (!a.master().empty()) allocation_masters.insert(a.master());
+      if (!a.netns().empty() && !a.ifname().empty())
+        pods.insert({std::string(a.netns()), a.ifname()});
+      const std::string text = a.mac();
+      if (text.empty()) continue;  // no MAC, no lease: the guard cannot tell the pod apart
+      auto mac = datapath::Mac::parse(text);
       if (!mac) {
-        in.bad_macs.push_back(stored.ip.to_string() + " (" + a.mac + ")");
+        in.bad_macs.push_back(a.ip(value).to_string() + " (" + text + ")");
         continue;
       }
-      in.leases.push_back({stored.ip, mac->to_string()});
+      in.leases.push_back({a.ip(value), mac->to_string()});
     }
   }
   for (const auto& master : allocation_masters)

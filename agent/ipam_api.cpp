@@ -61,7 +61,7 @@ std::vector<ipam::Allocation> held_by(const ipam::ClusterState& state,
   for (const auto& ip : attachment->attachment.ips) {
     auto address = ipam::IpAddress::parse(ip.ip);
     const ipam::StoredAllocation* stored = address ? state.allocation(*address) : nullptr;
-    if (stored != nullptr) held.push_back(stored->allocation);
+    if (stored != nullptr) held.push_back(stored->allocation(*address));
   }
   return held;
 }

@@ -180,28 +180,35 @@ int get_allocations(const Request& request, Session& session) {
   if (!state.ok()) return fail(request.io, state.error());
   warn_problems(*state, request.io);
 
-  std::vector<const ipam::StoredAllocation*> stored;
+  // By address (the key's), with the record built from the view's compact form.
+  std::vector<std::pair<ipam::IpAddress, ipam::Allocation>> found;
   if (request.single()) {
     Result<ipam::IpAddress> ip = ipam::IpAddress::parse(request.options.name);
-    const ipam::StoredAllocation* found = ip.ok() ? state->allocation(*ip) : nullptr;
-    if (found == nullptr) return fail_not_found(request, request.options.name);
-    stored.push_back(found);
+    const ipam::StoredAllocation* held = ip.ok() ? state->allocation(*ip) : nullptr;
+    if (held == nullptr) return fail_not_found(request, request.options.name);
+    found.emplace_back(*ip, held->allocation(*ip));
   } else {
     for (const auto& [name, pool] : state->pools()) {
-      for (const auto& [value, allocation] : pool.allocations) stored.push_back(&allocation);
+      for (const auto& [value, stored] : pool.allocations) {
+        const ipam::IpAddress ip = stored.record.ip(value);
+        found.emplace_back(ip, stored.allocation(ip));
+      }
     }
     // Held IPs whose pool is gone still show, so that nothing held is invisible.
-    for (const auto& [key, allocation] : state->orphan_allocations()) stored.push_back(&allocation);
+    for (const auto& [key, stored] : state->orphan_allocations()) {
+      const ipam::IpAddress ip = ipam::ip_of_allocation_key(key).value_or(ipam::IpAddress());
+      found.emplace_back(ip, stored.allocation(ip));
+    }
     // By address, IPv4 first, whatever pool holds them.
-    std::sort(stored.begin(), stored.end(),
-              [](const auto* a, const auto* b) { return a->ip < b->ip; });
+    std::stable_sort(found.begin(), found.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
   }
   Rows rows;
   std::vector<const ipam::Allocation*> allocations;
-  for (const ipam::StoredAllocation* allocation : stored) {
-    allocations.push_back(&allocation->allocation);
-    rows.items.push_back(nlohmann::json(allocation->allocation));
-    rows.names.push_back(allocation->allocation.ip);
+  for (const auto& [ip, allocation] : found) {
+    allocations.push_back(&allocation);
+    rows.items.push_back(nlohmann::json(allocation));
+    rows.names.push_back(allocation.ip);
   }
   rows.table = allocation_table(allocations, Clock::now());
   return print(request, std::move(rows));

@@ -48,7 +48,7 @@ Result<IpAddress> choose_ip(const ClusterState& state, const std::string& pool_n
     if (ranges.exclude.contains(wanted->value())) return refuse("it is in spec.excludeIPs");
     if (ranges.gateway && *ranges.gateway == *wanted) return refuse("it is the pool's gateway");
     if (auto* holder = state.allocation(*wanted))
-      return refuse("it is allocated to " + holder_text(holder->allocation));
+      return refuse("it is allocated to " + holder_text(holder->allocation(*wanted)));
     if (auto names = state.reserved_by(*wanted); !names.empty())
       return refuse("it is reserved by SpiderReservedIP " + join(names, ", "));
     if (auto* quarantined = state.quarantined(pool_name, *wanted))
@@ -147,11 +147,14 @@ std::optional<u128> Allocator::cursor_for(const std::string& pool_name) {
   // had just handed it out: a restart does not go back to IPs released a moment ago.
   const bool spread = options_.spread_cursors || options_.cursor_offset.has_value();
   const StoredAllocation* newest = nullptr;
+  u128 newest_value = 0;
   for (const auto& [value, stored] : pool->allocations)
-    if ((!spread || stored.allocation.node == options_.node) &&
-        (!newest || stored.create_revision > newest->create_revision))
+    if ((!spread || stored.record.node() == options_.node) &&
+        (!newest || stored.create_revision > newest->create_revision)) {
       newest = &stored;
-  if (newest) return newest->ip.value();
+      newest_value = value;
+    }
+  if (newest) return newest_value;
   if (!spread) return std::nullopt;
   const IpSet& usable = pool->ranges.usable;
   return cursor_at(usable, options_.cursor_offset
@@ -370,8 +373,8 @@ Result<ReleaseResult> Allocator::release(const std::string& container_id,
       auto ip = IpAddress::parse(held.ip);
       const StoredAllocation* allocation = ip ? state_.allocation(*ip) : nullptr;
       // Only delete an IP key that this attachment really owns.
-      if (!allocation || allocation->allocation.container_id != container_id ||
-          allocation->allocation.ifname != ifname)
+      if (!allocation || allocation->record.container_id() != container_id ||
+          allocation->record.ifname() != ifname)
         continue;
       std::string key = keys::ip(held.pool, held.ip);
       txn.compares.push_back(store::Compare::unchanged(key, allocation->mod_revision));
@@ -425,7 +428,7 @@ GcResult Allocator::gc(const std::string& network,
     for (const auto& held : stored.attachment.ips) {
       auto ip = IpAddress::parse(held.ip);
       const StoredAllocation* allocation = ip ? state_.allocation(*ip) : nullptr;
-      if (allocation && allocation->allocation.network == network) in_network = true;
+      if (allocation && allocation->record.network() == network) in_network = true;
     }
     if (in_network) stale.push_back(ids);
   }

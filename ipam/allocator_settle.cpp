@@ -57,9 +57,10 @@ Status Allocator::refresh_pool_allocations(const std::string& pool) {
   // What the view holds and the store no longer does was released meanwhile.
   std::vector<std::string> gone;
   if (const PoolState* state = state_.pool(pool))
-    for (const auto& [value, stored] : state->allocations)
-      if (!present.count(keys::ip(pool, stored.allocation.ip)))
-        gone.push_back(keys::ip(pool, stored.allocation.ip));
+    for (const auto& [value, stored] : state->allocations) {
+      const std::string key = keys::ip(pool, stored.allocation(stored.record.ip(value)).ip);
+      if (!present.count(key)) gone.push_back(key);
+    }
   for (const auto& key : gone) state_.apply_delete(key, listed.revision);
   return {};
 }

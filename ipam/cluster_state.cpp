@@ -43,6 +43,15 @@ const IpSet kEmptyV4{IpFamily::v4};
 
 }  // namespace
 
+std::optional<IpAddress> ip_of_allocation_key(const std::string& key) {
+  if (!starts_with(key, keys::kIps)) return std::nullopt;
+  auto ids = split_ip_key(key);
+  if (!ids) return std::nullopt;
+  auto ip = IpAddress::parse(ids->second);
+  if (!ip) return std::nullopt;
+  return *ip;
+}
+
 ClusterState ClusterState::from_list(const store::ListResult& list) {
   ClusterState state;
   for (const auto& kv : list.kvs)
@@ -148,7 +157,8 @@ void ClusterState::apply_delete(const std::string& key, std::int64_t revision) {
     if (it == pools_.end()) return;
     // A pool is only deleted when empty; keep any stragglers so counts stay honest.
     for (auto& [value, stored] : it->second.allocations)
-      orphan_allocations_[keys::ip(it->first, stored.allocation.ip)] = std::move(stored);
+      orphan_allocations_[keys::ip(it->first, stored.record.ip(value).to_string())] =
+          std::move(stored);
     drop_caches(it->first);
     pools_.erase(it);
   } else if (starts_with(key, keys::kReserved)) {
@@ -187,8 +197,10 @@ void ClusterState::put_pool(const std::string& name, const std::string& value,
   std::string prefix = keys::ips_of_pool(name);
   for (auto it = orphan_allocations_.lower_bound(prefix);
        it != orphan_allocations_.end() && starts_with(it->first, prefix.c_str());) {
-    state.allocated.insert(it->second.ip.value());
-    state.allocations[it->second.ip.value()] = std::move(it->second);
+    if (auto ip = ip_of_allocation_key(it->first)) {  // always: put_allocation parsed it
+      state.allocated.insert(ip->value());
+      state.allocations[ip->value()] = std::move(it->second);
+    }
     it = orphan_allocations_.erase(it);
   }
   drop_caches(name);
@@ -287,7 +299,7 @@ bool ClusterState::put_allocation(const std::string& key, const std::string& val
     return false;
   }
 
-  StoredAllocation stored{std::move(*allocation), *ip, create_revision, revision};
+  StoredAllocation stored{AllocationRecord(*allocation, *ip), create_revision, revision};
   auto pool = pools_.find(ids->first);
   if (pool == pools_.end()) {
     orphan_allocations_[key] = std::move(stored);

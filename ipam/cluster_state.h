@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/btree_map.h"
+#include "ipam/allocation_record.h"
 #include "ipam/conflict_model.h"
 #include "ipam/ip_set.h"
 #include "ipam/model.h"
@@ -22,12 +24,18 @@
 
 namespace ipfence::ipam {
 
+// An allocation as the view keeps it: compact (allocation_record.h), without its address,
+// which is the key it is stored under.
 struct StoredAllocation {
-  Allocation allocation;
-  IpAddress ip;
+  AllocationRecord record;
   std::int64_t create_revision = 0;
   std::int64_t mod_revision = 0;
+  // The whole Allocation, built on demand; `ip` is the address it is stored under.
+  Allocation allocation(const IpAddress& ip) const { return record.unpack(ip); }
 };
+
+// The address of an allocation's store key ("ips/<pool>/<ip>"), if it has one.
+std::optional<IpAddress> ip_of_allocation_key(const std::string& key);
 
 template <typename T>
 struct StoredRecord {
@@ -54,7 +62,9 @@ struct PoolCounts {
 struct PoolState {
   SpiderIPPool pool;  // metadata.resource_version = the key's mod_revision
   PoolRanges ranges;
-  std::map<u128, StoredAllocation> allocations;  // by address value
+  // By address value (of the pool's family). A B-tree: a third of the space of a std::map's
+  // nodes. Inserting or erasing moves records, so pointers into it last until the next change.
+  absl::btree_map<u128, StoredAllocation> allocations;
   IpSet allocated{IpFamily::v4};
 };
 
@@ -162,7 +172,7 @@ class ClusterState {
   std::map<std::string, StoredRecord<QuarantineRecord>> quarantine_;
   // Per key: the last revision applied, including deletes (tombstones), for idempotence;
   // except allocations and attachments, whose records hold it (applied_revision).
-  std::map<std::string, std::int64_t> key_revisions_;
+  absl::btree_map<std::string, std::int64_t> key_revisions_;
   std::int64_t pools_guard_ = 0;
   std::int64_t reserved_guard_ = 0;
   std::vector<Problem> problems_;

@@ -14,8 +14,7 @@ constexpr int kMaxAttempts = 16;
 
 std::string not_found_message(Kind kind, const std::string& name) {
   // kubectl: Error from server (NotFound): spiderippools.spiderpool.spidernet.io "x" not found
-  return std::string(kind_info(kind).resource) + "s." + kGroup + " " +
-         "\"" + name + "\" not found";
+  return std::string(kind_info(kind).resource) + "s." + kGroup + " " + "\"" + name + "\" not found";
 }
 
 std::string store_key(Kind kind, const std::string& ns, const std::string& name) {
@@ -35,9 +34,8 @@ std::string new_uid() {
   std::uint64_t a = random(), b = random();
   char text[40];
   // RFC 4122 version 4 layout.
-  std::snprintf(text, sizeof text, "%08x-%04x-4%03x-%04x-%012llx",
-                static_cast<unsigned>(a >> 32), static_cast<unsigned>((a >> 16) & 0xffff),
-                static_cast<unsigned>(a & 0xfff),
+  std::snprintf(text, sizeof text, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
                 static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
                 static_cast<unsigned long long>(b & 0xffffffffffffULL));
   return text;
@@ -99,19 +97,19 @@ Status check_pool_against_others(const ClusterState& state, const std::string& n
   if (const PoolState* old = state.pool(name)) {
     const auto& old_spec = old->pool.spec;
     if (old->ranges.subnet != ranges.subnet)
-      return make_error(ErrorCode::invalid_argument,
-                        where + ": spec.subnet is immutable (" + old->ranges.subnet.to_string() +
-                            " -> " + ranges.subnet.to_string() +
-                            "); create a new SpiderIPPool instead");
+      return make_error(ErrorCode::invalid_argument, where + ": spec.subnet is immutable (" +
+                                                         old->ranges.subnet.to_string() + " -> " +
+                                                         ranges.subnet.to_string() +
+                                                         "); create a new SpiderIPPool instead");
     if (old_spec.ip_version && old->ranges.family != ranges.family)
       return make_error(ErrorCode::invalid_argument,
                         where + ": spec.ipVersion is immutable; create a new SpiderIPPool");
     for (const auto& [value, stored] : old->allocations) {
       if (ranges.usable.contains(value)) continue;
+      const Allocation held = stored.allocation(stored.record.ip(value));
       return make_error(ErrorCode::in_use,
-                        where + ": cannot remove " + stored.allocation.ip +
-                            " from the pool: it is allocated to " +
-                            holder_text(stored.allocation) +
+                        where + ": cannot remove " + held.ip +
+                            " from the pool: it is allocated to " + holder_text(held) +
                             "; delete that pod first, or keep the IP in spec.ips");
     }
   }
@@ -134,11 +132,12 @@ std::vector<std::string> reserved_in_use_warnings(const ClusterState& state, con
   std::vector<std::string> warnings;
   for (const auto& [name, pool] : state.pools()) {
     if (pool.ranges.family != set.family()) continue;
-    for (const auto& [value, stored] : pool.allocations)
-      if (set.contains(value))
-        warnings.push_back(stored.allocation.ip + " is allocated to " +
-                           holder_text(stored.allocation) +
-                           "; it keeps its IP until released, and no new allocation gets it");
+    for (const auto& [value, stored] : pool.allocations) {
+      if (!set.contains(value)) continue;
+      const Allocation held = stored.allocation(stored.record.ip(value));
+      warnings.push_back(held.ip + " is allocated to " + holder_text(held) +
+                         "; it keeps its IP until released, and no new allocation gets it");
+    }
   }
   return warnings;
 }
@@ -155,7 +154,8 @@ Result<std::optional<Allocation>> stranded_allocation(store::Store& store, const
     try {
       allocation = nlohmann::json::parse(kv.value).get<Allocation>();
     } catch (const std::exception& e) {
-      return make_error(ErrorCode::corrupt, "stored allocation " + kv.key + " cannot be read: " + e.what());
+      return make_error(ErrorCode::corrupt,
+                        "stored allocation " + kv.key + " cannot be read: " + e.what());
     }
     auto ip = IpAddress::parse(allocation.ip);
     if (!usable || !ip || !usable->contains(ip->value())) return std::optional(allocation);
@@ -223,8 +223,8 @@ Result<std::vector<ApplyResult>> ObjectService::apply(std::vector<Object> object
       Kind kind = object_kind(object);
       ObjectMeta& meta = object_meta(object);
       if (kind_info(kind).namespaced && meta.namespace_.empty()) meta.namespace_ = "default";
-      const std::string where = "document " + std::to_string(i) + " (" +
-                                kind_info(kind).name + " " + meta.name + ")";
+      const std::string where =
+          "document " + std::to_string(i) + " (" + kind_info(kind).name + " " + meta.name + ")";
       ApplyResult result{object_reference(kind, meta.name), ApplyAction::created, {}};
 
       if (auto* pool = std::get_if<SpiderIPPool>(&object)) {
@@ -255,8 +255,8 @@ Result<std::vector<ApplyResult>> ObjectService::apply(std::vector<Object> object
         undo.push_back(store::Op::put(key, existing->second->value));
         meta.uid = object_meta(old).uid;
         meta.creation_timestamp = object_meta(old).creation_timestamp;
-        result.action = same_content(old, object) ? ApplyAction::unchanged
-                                                   : ApplyAction::configured;
+        result.action =
+            same_content(old, object) ? ApplyAction::unchanged : ApplyAction::configured;
       }
       meta.resource_version = 0;
       if (result.action != ApplyAction::unchanged) {
@@ -335,12 +335,13 @@ Result<ApplyResult> ObjectService::remove(Kind kind, const std::string& namespac
     if (kind == Kind::ippool) {
       const PoolState* pool = state.pool(name);
       if (pool && !pool->allocations.empty()) {
-        const auto& first = pool->allocations.begin()->second.allocation;
-        return make_error(ErrorCode::in_use,
-                          "IPPool " + name + " still has " +
-                              std::to_string(pool->allocations.size()) +
-                              " allocated IP(s), e.g. " + first.ip + " for " + holder_text(first) +
-                              "; delete those pods first, then delete the pool");
+        const auto& [value, stored] = *pool->allocations.begin();
+        const Allocation first = stored.allocation(stored.record.ip(value));
+        return make_error(ErrorCode::in_use, "IPPool " + name + " still has " +
+                                                 std::to_string(pool->allocations.size()) +
+                                                 " allocated IP(s), e.g. " + first.ip + " for " +
+                                                 holder_text(first) +
+                                                 "; delete those pods first, then delete the pool");
       }
     }
     store::Txn txn;
@@ -371,8 +372,8 @@ Result<ApplyResult> ObjectService::remove(Kind kind, const std::string& namespac
     }
     return ApplyResult{object_reference(kind, name), ApplyAction::deleted, {}};
   }
-  return make_error(ErrorCode::conflict, "other writers kept changing " +
-                                             object_reference(kind, name) + "; try again");
+  return make_error(ErrorCode::conflict,
+                    "other writers kept changing " + object_reference(kind, name) + "; try again");
 }
 
 Result<ApplyResult> ObjectService::patch(Kind kind, const std::string& namespace_,
@@ -402,7 +403,7 @@ nlohmann::json ObjectService::pool_status(const ClusterState& state, const std::
   if (!ps) return status;
   nlohmann::json allocated = nlohmann::json::object();
   for (const auto& [value, stored] : ps->allocations) {
-    const Allocation& a = stored.allocation;
+    const Allocation a = stored.allocation(stored.record.ip(value));
     nlohmann::json entry = {{"containerID", a.container_id}, {"ifname", a.ifname}};
     if (!a.pod_name.empty()) entry["pod"] = a.pod_namespace + "/" + a.pod_name;
     if (!a.pod_uid.empty()) entry["podUid"] = a.pod_uid;

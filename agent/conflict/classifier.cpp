@@ -23,7 +23,7 @@ Classification classify(const ipam::ClusterState& state, const datapath::WatchEv
   if (pool) c.pool = pool->pool.metadata.name;
 
   if (const ipam::StoredAllocation* held = state.allocation(event.ip)) {
-    const ipam::Allocation& a = held->allocation;
+    const ipam::Allocation a = held->allocation(event.ip);
     c.pool = a.pool;
     c.holder = a.pod_namespace.empty() && a.pod_name.empty() ? a.container_id
                                                              : a.pod_namespace + "/" + a.pod_name;

@@ -27,8 +27,8 @@ void WatchListener::observe(const ipam::ClusterState& state,
     allocation_masters_.clear();
     for (const auto& [name, pool] : state.pools())
       for (const auto& [value, stored] : pool.allocations)
-        if (stored.allocation.node == node_ && !stored.allocation.master.empty())
-          allocation_masters_.insert(stored.allocation.master);
+        if (stored.record.node() == node_ && !stored.record.master().empty())
+          allocation_masters_.insert(stored.record.master());
   }
   wanted_ = allocation_masters_;
   wanted_.insert(config_masters_.begin(), config_masters_.end());

@@ -1,0 +1,89 @@
+// The compact form in which ClusterState keeps one Allocation (model.h). A node agent holds
+// every allocation of the cluster, so the 13 strings of an Allocation dominate its memory; the
+// record keeps the same information in about a fifth of the space:
+//   - the fields many allocations share (pool, node, network, master, ifname, pod namespace)
+//     as one pointer to an interned, reference-counted tuple (a node's pods share a handful);
+//   - the MAC as 6 bytes and `created` as milliseconds since the epoch, when their text is
+//     exactly what formatting those gives back (else the text is kept as written);
+//   - the IP not at all: it is the key the record is stored under (unless its text is not
+//     that key's canonical form, which is then kept);
+//   - the strings of one pod (container ID, netns, pod name and UID) in one heap block.
+// unpack() gives back exactly the Allocation that was packed.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "ipam/ip_address.h"
+#include "ipam/model.h"
+
+namespace ipfence::ipam {
+
+namespace detail {
+struct SharedFields;  // interned; see allocation_record.cpp
+}
+
+class AllocationRecord {
+ public:
+  AllocationRecord() = default;
+  // `ip`: the address of the key the record is stored under ("ips/<pool>/<ip>").
+  AllocationRecord(const Allocation& allocation, const IpAddress& ip);
+  AllocationRecord(const AllocationRecord& other);
+  AllocationRecord& operator=(const AllocationRecord& other);
+  AllocationRecord(AllocationRecord&& other) noexcept;
+  AllocationRecord& operator=(AllocationRecord&& other) noexcept;
+  ~AllocationRecord();
+
+  // The Allocation as it was packed; `ip` as given to the constructor.
+  Allocation unpack(const IpAddress& ip) const;
+
+  // The family of the key's address: with the map key's value, the address.
+  IpFamily family() const { return (flags_ & kKeyIsV6) ? IpFamily::v6 : IpFamily::v4; }
+  IpAddress ip(u128 value) const { return IpAddress(family(), value); }
+
+  // Single fields, without building a whole Allocation (the agent's passes over every
+  // allocation read one or two).
+  const std::string& pool() const;
+  const std::string& node() const;
+  const std::string& network() const;
+  const std::string& master() const;
+  const std::string& ifname() const;
+  const std::string& pod_namespace() const;
+  std::string_view container_id() const { return unique(kContainerId); }
+  std::string_view netns() const { return unique(kNetns); }
+  std::string_view pod_name() const { return unique(kPodName); }
+  std::string_view pod_uid() const { return unique(kPodUid); }
+  std::string mac() const;
+  std::string created() const;
+
+  // How many records share each interned tuple now (for tests).
+  static std::size_t shared_tuples();
+
+ private:
+  // Strings kept in the heap block, in this order.
+  enum Unique : unsigned {
+    kContainerId,
+    kNetns,
+    kPodName,
+    kPodUid,
+    kIpText,
+    kMacText,
+    kCreatedText
+  };
+  static constexpr unsigned kUniqueCount = 7;
+  enum Flag : std::uint8_t { kMacBytes = 1, kCreatedMillis = 2, kIpIsKey = 4, kKeyIsV6 = 8 };
+
+  const std::string& shared(unsigned field) const;
+  std::string_view unique(unsigned field) const;
+
+  detail::SharedFields* shared_ = nullptr;  // one reference held; null: all empty
+  std::unique_ptr<char[]> unique_;          // varint length + bytes, per Unique field
+  std::array<std::uint8_t, 6> mac_{};
+  std::uint8_t flags_ = 0;
+  std::int64_t created_ms_ = 0;
+};
+
+}  // namespace ipfence::ipam

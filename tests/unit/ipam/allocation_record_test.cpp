@@ -1,0 +1,233 @@
+// The compact allocation record (allocation_record.h) must give back exactly the Allocation
+// it was given, whatever the text of its fields; and ClusterState, which keeps allocations
+// in that form, must show the same allocations through puts, deletes, orphans and adoption.
+#include "ipam/allocation_record.h"
+
+#include <gtest/gtest.h>
+
+#include "ipam/cluster_state.h"
+
+namespace ipfence::ipam {
+namespace {
+
+IpAddress ip(const std::string& text) {
+  return *IpAddress::parse(text);
+}
+
+Allocation full(const std::string& address) {
+  return Allocation{
+      .ip = address,
+      .pool = "pool-a",
+      .container_id = "3f1c0e2d9b7a4c5e8f6d1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d",
+      .ifname = "net1",
+      .netns = "/var/run/netns/cni-8d1c5e47-0b3f-4a4e-9a55-1a2b3c4d5e6f",
+      .network = "macvlan-ens192",
+      .pod_namespace = "kube-system",
+      .pod_name = "coredns-5d78c9869d-abcde",
+      .pod_uid = "6a1f0d2c-3b4e-4f5a-8b9c-0d1e2f3a4b5c",
+      .mac = "02:1f:a0:0b:ff:09",
+      .master = "ens192",
+      .node = "node1",
+      .created = "2026-11-27T03:18:17.633Z",
+  };
+}
+
+TEST(AllocationRecord, GivesBackEveryField) {
+  const Allocation a = full("10.6.168.131");
+  const AllocationRecord record(a, ip("10.6.168.131"));
+  EXPECT_EQ(record.unpack(ip("10.6.168.131")), a);
+  EXPECT_EQ(record.pool(), "pool-a");
+  EXPECT_EQ(record.node(), "node1");
+  EXPECT_EQ(record.network(), "macvlan-ens192");
+  EXPECT_EQ(record.master(), "ens192");
+  EXPECT_EQ(record.ifname(), "net1");
+  EXPECT_EQ(record.pod_namespace(), "kube-system");
+  EXPECT_EQ(record.container_id(), a.container_id);
+  EXPECT_EQ(record.netns(), a.netns);
+  EXPECT_EQ(record.pod_name(), a.pod_name);
+  EXPECT_EQ(record.pod_uid(), a.pod_uid);
+  EXPECT_EQ(record.mac(), a.mac);
+  EXPECT_EQ(record.created(), a.created);
+  EXPECT_EQ(record.family(), IpFamily::v4);
+  EXPECT_EQ(record.ip(ip("10.6.168.131").value()), ip("10.6.168.131"));
+}
+
+TEST(AllocationRecord, IPv6Key) {
+  const Allocation a = full("fd00::a");
+  const AllocationRecord record(a, ip("fd00::a"));
+  EXPECT_EQ(record.family(), IpFamily::v6);
+  EXPECT_EQ(record.unpack(ip("fd00::a")), a);
+}
+
+TEST(AllocationRecord, EmptyAllocation) {
+  const AllocationRecord record(Allocation{}, ip("10.0.0.1"));
+  EXPECT_EQ(record.unpack(ip("10.0.0.1")), Allocation{});
+  EXPECT_EQ(AllocationRecord().unpack(ip("10.0.0.1")).ip, "");
+  EXPECT_EQ(AllocationRecord().node(), "");
+}
+
+// Text that the compact forms cannot give back is kept as written.
+TEST(AllocationRecord, KeepsTextThatDoesNotRoundTrip) {
+  for (const std::string mac : {"", "02:1F:A0:0B:FF:09", "02-1f-a0-0b-ff-09", "garbage",
+                                "02:1f:a0:0b:ff:0", "02:1f:a0:0b:ff:09:"}) {
+    Allocation a = full("10.0.0.1");
+    a.mac = mac;
+    EXPECT_EQ(AllocationRecord(a, ip("10.0.0.1")).unpack(ip("10.0.0.1")), a) << mac;
+  }
+  for (const std::string created :
+       {"", "2026-11-27T03:18:17Z", "2026-11-27T03:18:17.6Z", "2026-11-27T03:18:17.633456Z",
+        "2026-11-27T03:18:17.633+00:00", "1969-12-31T23:59:59.999Z", "yesterday",
+        "2026-13-40T03:18:17.633Z"}) {
+    Allocation a = full("10.0.0.1");
+    a.created = created;
+    EXPECT_EQ(AllocationRecord(a, ip("10.0.0.1")).unpack(ip("10.0.0.1")), a) << created;
+  }
+  for (const std::string text : {"", "10.0.0.2", "010.0.0.1", "fd00::1"}) {
+    Allocation a = full(text);
+    EXPECT_EQ(AllocationRecord(a, ip("10.0.0.1")).unpack(ip("10.0.0.1")), a) << text;
+  }
+}
+
+TEST(AllocationRecord, LongAndOddStrings) {
+  Allocation a = full("10.0.0.1");
+  a.container_id = std::string(300, 'c');  // a length of two varint bytes
+  a.netns = std::string("with\0nul", 8);
+  a.pod_name = "ünïcödé";
+  a.pod_uid = std::string(20000, 'u');
+  EXPECT_EQ(AllocationRecord(a, ip("10.0.0.1")).unpack(ip("10.0.0.1")), a);
+}
+
+TEST(AllocationRecord, CopiesAndMovesKeepTheValue) {
+  const Allocation a = full("10.0.0.1");
+  AllocationRecord original(a, ip("10.0.0.1"));
+  AllocationRecord copy = original;
+  EXPECT_EQ(copy.unpack(ip("10.0.0.1")), a);
+  AllocationRecord moved = std::move(original);
+  EXPECT_EQ(moved.unpack(ip("10.0.0.1")), a);
+  copy = moved;
+  EXPECT_EQ(copy.unpack(ip("10.0.0.1")), a);
+  AllocationRecord other(full("10.0.0.2"), ip("10.0.0.2"));
+  other = std::move(copy);
+  EXPECT_EQ(other.unpack(ip("10.0.0.1")), a);
+  other = other;  // self-assignment keeps it
+  EXPECT_EQ(other.unpack(ip("10.0.0.1")), a);
+}
+
+// Records with the same shared fields share one interned tuple, which goes with the last.
+TEST(AllocationRecord, InternsSharedFieldsOnce) {
+  const std::size_t before = AllocationRecord::shared_tuples();
+  {
+    Allocation a = full("10.0.0.1");
+    a.pool = "interning-test";
+    std::vector<AllocationRecord> records;
+    for (int i = 0; i < 100; ++i) {
+      a.container_id = "c" + std::to_string(i);
+      records.emplace_back(a, ip("10.0.0.1"));
+    }
+    EXPECT_EQ(AllocationRecord::shared_tuples(), before + 1);
+    a.pod_namespace = "other";
+    AllocationRecord different(a, ip("10.0.0.1"));
+    EXPECT_EQ(AllocationRecord::shared_tuples(), before + 2);
+    EXPECT_EQ(records[42].container_id(), "c42");
+    EXPECT_EQ(&records[0].pool(), &records[99].pool());  // one copy of the text
+  }
+  EXPECT_EQ(AllocationRecord::shared_tuples(), before);
+}
+
+// --- through ClusterState ---------------------------------------------------------------
+
+std::string pool_json(const std::string& name, const std::string& range) {
+  nlohmann::json j = {{"apiVersion", "spiderpool.spidernet.io/v2beta1"},
+                      {"kind", "SpiderIPPool"},
+                      {"metadata", {{"name", name}}},
+                      {"spec", {{"subnet", "10.0.0.0/24"}, {"ips", {range}}}}};
+  return j.dump();
+}
+
+TEST(ClusterStateAllocations, PutDeleteOrphanAdopt) {
+  ClusterState state;
+  state.apply_put("ippools/p", pool_json("p", "10.0.0.1-10.0.0.100"), 1, 1);
+  Allocation a = full("10.0.0.7");
+  a.pool = "p";
+  state.apply_put("ips/p/10.0.0.7", nlohmann::json(a).dump(), 2, 2);
+  const StoredAllocation* held = state.allocation(ip("10.0.0.7"));
+  ASSERT_NE(held, nullptr);
+  EXPECT_EQ(held->allocation(ip("10.0.0.7")), a);
+  EXPECT_EQ(held->create_revision, 2);
+  EXPECT_EQ(held->mod_revision, 2);
+
+  // A newer put replaces the record; an older one is ignored.
+  a.mac = "02:00:00:00:00:99";
+  state.apply_put("ips/p/10.0.0.7", nlohmann::json(a).dump(), 3, 2);
+  Allocation stale = a;
+  stale.mac = "02:00:00:00:00:01";
+  state.apply_put("ips/p/10.0.0.7", nlohmann::json(stale).dump(), 2, 2);
+  EXPECT_EQ(state.allocation(ip("10.0.0.7"))->allocation(ip("10.0.0.7")), a);
+  EXPECT_EQ(state.allocation(ip("10.0.0.7"))->mod_revision, 3);
+
+  // The pool goes: the allocation stays, as an orphan by its store key.
+  state.apply_delete("ippools/p", 4);
+  EXPECT_EQ(state.allocation(ip("10.0.0.7")), nullptr);
+  ASSERT_EQ(state.orphan_allocations().count("ips/p/10.0.0.7"), 1u);
+  EXPECT_EQ(state.orphan_allocations().at("ips/p/10.0.0.7").allocation(ip("10.0.0.7")), a);
+  EXPECT_EQ(ip_of_allocation_key("ips/p/10.0.0.7"), ip("10.0.0.7"));
+  EXPECT_EQ(ip_of_allocation_key("ips/p"), std::nullopt);
+  EXPECT_EQ(ip_of_allocation_key("attachments/p/10.0.0.7"), std::nullopt);
+
+  // It comes back: adopted with its record and revisions.
+  state.apply_put("ippools/p", pool_json("p", "10.0.0.1-10.0.0.100"), 5, 5);
+  EXPECT_TRUE(state.orphan_allocations().empty());
+  held = state.allocation(ip("10.0.0.7"));
+  ASSERT_NE(held, nullptr);
+  EXPECT_EQ(held->allocation(ip("10.0.0.7")), a);
+  EXPECT_EQ(held->mod_revision, 3);
+  EXPECT_EQ(state.counts("p").allocated, 1u);
+
+  state.apply_delete("ips/p/10.0.0.7", 6);
+  EXPECT_EQ(state.allocation(ip("10.0.0.7")), nullptr);
+  EXPECT_EQ(state.counts("p").allocated, 0u);
+  // The delete is remembered: a late copy of the put does not bring it back.
+  state.apply_put("ips/p/10.0.0.7", nlohmann::json(a).dump(), 3, 2);
+  EXPECT_EQ(state.allocation(ip("10.0.0.7")), nullptr);
+}
+
+TEST(ClusterStateAllocations, AllocationBeforeItsPool) {
+  ClusterState state;
+  Allocation a = full("10.0.0.9");
+  a.pool = "late";
+  state.apply_put("ips/late/10.0.0.9", nlohmann::json(a).dump(), 1, 1);
+  ASSERT_EQ(state.orphan_allocations().size(), 1u);
+  state.apply_delete("ips/late/10.0.0.9", 2);
+  EXPECT_TRUE(state.orphan_allocations().empty());
+  state.apply_put("ips/late/10.0.0.9", nlohmann::json(a).dump(), 3, 3);
+  state.apply_put("ippools/late", pool_json("late", "10.0.0.1-10.0.0.100"), 4, 4);
+  ASSERT_NE(state.allocation(ip("10.0.0.9")), nullptr);
+  EXPECT_EQ(state.allocation(ip("10.0.0.9"))->allocation(ip("10.0.0.9")), a);
+  EXPECT_EQ(state.allocation(ip("10.0.0.9"))->create_revision, 3);
+}
+
+TEST(ClusterStateAllocations, ManyAllocationsIterateInAddressOrder) {
+  ClusterState state;
+  state.apply_put("ippools/p", pool_json("p", "10.0.0.1-10.0.0.250"), 1, 1);
+  for (int i = 250; i >= 1; --i) {
+    Allocation a = full("10.0.0." + std::to_string(i));
+    a.pool = "p";
+    a.container_id = "c" + std::to_string(i);
+    state.apply_put(keys::ip("p", a.ip), nlohmann::json(a).dump(), 2 + i, 2 + i);
+  }
+  for (int i = 1; i <= 250; i += 2)
+    state.apply_delete(keys::ip("p", "10.0.0." + std::to_string(i)), 300);
+  const PoolState* pool = state.pool("p");
+  ASSERT_NE(pool, nullptr);
+  ASSERT_EQ(pool->allocations.size(), 125u);
+  int expected = 2;
+  for (const auto& [value, stored] : pool->allocations) {
+    const IpAddress address = stored.record.ip(value);
+    EXPECT_EQ(address.to_string(), "10.0.0." + std::to_string(expected));
+    EXPECT_EQ(stored.record.container_id(), "c" + std::to_string(expected));
+    expected += 2;
+  }
+}
+
+}  // namespace
+}  // namespace ipfence::ipam
