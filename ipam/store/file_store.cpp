@@ -78,6 +78,10 @@ class Segments {
     return read_at(slot.fd.get(), slot.path, static_cast<off_t>(offset), length);
   }
   bool in_memory(std::uint32_t id) const { return !slots_[id].fd; }
+  std::size_t files_open() const {
+    return static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(),
+                                                  [](const Slot& slot) { return bool(slot.fd); }));
+  }
   const std::string& path(std::uint32_t id) const { return slots_[id].path; }
 
  private:
@@ -99,18 +103,21 @@ class Segments {
   std::uint32_t spill_ = kNone;
 };
 
-// Reads values for a listing: keys come in order, and a snapshot holds them in that order,
-// so one read of a window serves the values of hundreds of keys.
+// Reads values. For a listing, with a window: keys come in order, and a snapshot holds them
+// in that order, so one read of a window serves the values of hundreds of keys.
 class ValueReader {
  public:
-  explicit ValueReader(const Segments& segments) : segments_(segments) {}
+  static constexpr std::size_t kListWindow = 256 * 1024;
+  // `window`: how much to read at once (0: just the value).
+  ValueReader(const Segments& segments, std::size_t window)
+      : segments_(segments), window_size_(window) {}
 
   Result<std::string> text(const ValueLocation& at) {
     if (segments_.in_memory(at.segment)) return segments_.read(at.segment, at.offset, at.length);
     if (at.segment != segment_ || at.offset < base_ ||
         at.offset + at.length > base_ + window_.size()) {
       IPF_ASSIGN_OR_RETURN(window_, segments_.read(at.segment, at.offset,
-                                                   std::max<std::size_t>(at.length, kWindow)));
+                                                   std::max<std::size_t>(at.length, window_size_)));
       segment_ = at.segment;
       base_ = at.offset;
       if (window_.size() < at.length) return truncated(at);
@@ -128,19 +135,22 @@ class ValueReader {
   }
 
  private:
-  static constexpr std::size_t kWindow = 256 * 1024;
   Error truncated(const ValueLocation& at) const {
     return corrupt_file_error(segments_.path(at.segment),
                               "ends before the value at offset " + std::to_string(at.offset));
   }
 
   const Segments& segments_;
+  const std::size_t window_size_;
   std::uint32_t segment_ = Segments::kNone;
   std::uint64_t base_ = 0;
   std::string window_;
 };
 
 using Index = KeyIndex<ValueLocation>;
+
+// Snapshots and logs kept open for their values before a reload (see follow()).
+constexpr std::size_t kMaxOpenFiles = 8;
 
 }  // namespace
 
@@ -400,6 +410,10 @@ Status FileStore::Impl::follow(bool exclusive) {
     return corrupt_file_error(wal_path, "ends at revision " + std::to_string(wal_last) +
                                             " but revision " + std::to_string(index.revision()) +
                                             " was already committed");
+  // Keys written before a rotation still read from the files it replaced. After a few
+  // rotations by other processes, read everything from the new files instead, so that old
+  // files do not stay open for ever.
+  if (segments.files_open() > kMaxOpenFiles) return load(exclusive);
   return {};
 }
 
@@ -449,7 +463,7 @@ Status FileStore::Impl::rotate(std::int64_t keep_after) {
   SnapshotWriter writer(index.revision());
   std::vector<TextSpan> spans;
   spans.reserve(index.size());
-  ValueReader reader(segments);
+  ValueReader reader(segments, ValueReader::kListWindow);
   Status read;
   index.for_each("", [&](std::string_view key, const Index::Entry& entry) {
     if (!read.ok()) return;
@@ -595,7 +609,7 @@ Result<std::optional<KeyValue>> FileStore::get(const std::string& key) {
   IPF_TRY(impl_->refresh());
   const auto* entry = impl_->index.find(key);
   if (!entry) return std::optional<KeyValue>();
-  IPF_ASSIGN_OR_RETURN(auto value, ValueReader(impl_->segments).value(entry->value));
+  IPF_ASSIGN_OR_RETURN(auto value, ValueReader(impl_->segments, 0).value(entry->value));
   return std::optional<KeyValue>(
       KeyValue{key, std::move(value), entry->create_revision, entry->mod_revision, entry->version});
 }
@@ -605,7 +619,7 @@ Result<ListResult> FileStore::list(const std::string& prefix) {
   IPF_TRY(impl_->refresh());
   ListResult result;
   result.revision = impl_->index.revision();
-  ValueReader reader(impl_->segments);
+  ValueReader reader(impl_->segments, ValueReader::kListWindow);
   Status read;
   impl_->index.for_each(prefix, [&](std::string_view key, const Index::Entry& entry) {
     if (!read.ok()) return;

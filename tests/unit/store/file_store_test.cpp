@@ -452,11 +452,24 @@ TEST_F(FileStoreTest, ValuesSurviveRotationsByAnotherInstance) {
   auto want = put_tricky(*writer, "");
   auto reader = open(options);
   expect_values(*reader, want, "loaded");
-  for (int round = 0; round < 4; ++round) {
+  // Keys written once and never again keep the files they were read from open, until there
+  // are so many that the reader reloads: twelve rounds get there.
+  std::map<std::string, std::string> stays;
+  for (int round = 0; round < 12; ++round) {
     want = put_tricky(*writer, " round " + std::to_string(round));
+    const std::string stay = "stay" + std::to_string(round);
+    ASSERT_TRUE(writer->create(stay, "written in round " + std::to_string(round)).ok());
+    stays[stay] = "written in round " + std::to_string(round);
+    // Caught up before the rotation, the reader keeps what it read from the old log.
+    expect_values(*reader, want, "before rotation " + std::to_string(round));
     ASSERT_TRUE(writer->compact(revision(*writer) - 1).ok());
     expect_values(*reader, want, "after rotation " + std::to_string(round));
     expect_values(*writer, want, "the writer, after rotation " + std::to_string(round));
+    auto listed = reader->list("stay");
+    ASSERT_TRUE(listed.ok()) << listed.error().message;
+    std::map<std::string, std::string> got;
+    for (const auto& kv : listed->kvs) got[kv.key] = kv.value;
+    EXPECT_EQ(got, stays) << "round " << round;
   }
   // The reader rotates too, with values it indexed from the writer's files.
   ASSERT_TRUE(reader->compact(revision(*reader)).ok());
