@@ -120,12 +120,15 @@ Result<WalScan> scan_records(std::string_view data, std::uint64_t base, const st
   return scan;
 }
 
-std::string frame_snapshot(std::string_view body) {
+std::string snapshot_header(std::string_view body) {
   char header[64];
   std::snprintf(header, sizeof header, "crc32=%08x bytes=%zu\n", static_cast<unsigned>(crc32(body)),
                 body.size());
-  std::string out(kSnapshotTag);
-  out += header;
+  return std::string(kSnapshotTag) + header;
+}
+
+std::string frame_snapshot(std::string_view body) {
+  std::string out = snapshot_header(body);
   out.append(body);
   return out;
 }

@@ -51,6 +51,8 @@ struct WalScan {
 Result<WalScan> scan_records(std::string_view data, std::uint64_t base, const std::string& path);
 
 std::string frame_snapshot(std::string_view body);
+// Just the first line that frame_snapshot puts before `body`.
+std::string snapshot_header(std::string_view body);
 // The body, after checking the header line, length and checksum.
 Result<std::string_view> unframe_snapshot(std::string_view file, const std::string& path);
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -123,6 +124,12 @@ Status make_dirs(const std::string& path, mode_t mode) {
 
 Status write_file_atomic(const std::string& dir, const std::string& name, std::string_view data,
                          const CrashHook& hook, std::string_view tag) {
+  return write_file_atomic(dir, name, std::vector<std::string_view>{data}, hook, tag);
+}
+
+Status write_file_atomic(const std::string& dir, const std::string& name,
+                         const std::vector<std::string_view>& pieces, const CrashHook& hook,
+                         std::string_view tag) {
   const std::string path = dir + "/" + name;
   const std::string tmp = path + ".tmp";
   {
@@ -130,10 +137,23 @@ Status write_file_atomic(const std::string& dir, const std::string& name, std::s
     IPF_ASSIGN_OR_RETURN(auto fd, open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC));
     if (hook) {
       // Leave a half-written temp file behind when the test kills us here.
-      IPF_TRY(write_at(fd.get(), tmp, data.substr(0, data.size() / 2), 0));
+      std::size_t total = 0;
+      for (auto piece : pieces) total += piece.size();
+      std::size_t half = total / 2;
+      off_t at = 0;
+      for (auto piece : pieces) {
+        const auto part = piece.substr(0, std::min(piece.size(), half));
+        IPF_TRY(write_at(fd.get(), tmp, part, at));
+        at += static_cast<off_t>(part.size());
+        half -= part.size();
+      }
       hook(std::string(tag) + ".partial");
     }
-    IPF_TRY(write_at(fd.get(), tmp, data, 0));
+    off_t at = 0;
+    for (auto piece : pieces) {
+      IPF_TRY(write_at(fd.get(), tmp, piece, at));
+      at += static_cast<off_t>(piece.size());
+    }
     if (::fsync(fd.get()) != 0) return io_error("fsync", tmp, errno);
   }
   if (hook) hook(std::string(tag) + ".synced");

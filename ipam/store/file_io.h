@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ipam/result.h"
 
@@ -60,6 +61,10 @@ Status make_dirs(const std::string& path, mode_t mode);
 // Calls hook("<tag>.partial" / ".synced" / ".renamed") on the way when a hook is set.
 Status write_file_atomic(const std::string& dir, const std::string& name, std::string_view data,
                          const CrashHook& hook, std::string_view tag);
+// The same for a file made of `pieces` one after the other (spares a copy of a large file).
+Status write_file_atomic(const std::string& dir, const std::string& name,
+                         const std::vector<std::string_view>& pieces, const CrashHook& hook,
+                         std::string_view tag);
 
 // flock(2) held for the guard's lifetime. flock locks belong to the open file description,
 // so two FileStore instances in one process exclude each other like two processes do.

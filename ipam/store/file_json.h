@@ -44,6 +44,7 @@ std::vector<std::optional<TextSpan>> locate_values(std::string_view body, const 
 class SnapshotWriter {
  public:
   explicit SnapshotWriter(std::int64_t revision);
+  void reserve(std::size_t bytes) { out_.reserve(bytes); }
   // Adds the next key; `value_json` is encode_value's text. Returns where that text lies in
   // the body.
   TextSpan add(std::string_view key, std::string_view value_json, std::int64_t create_revision,

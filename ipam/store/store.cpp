@@ -6,6 +6,13 @@
 
 namespace ipfence::store {
 
+Result<std::int64_t> Store::list_each(const std::string& prefix,
+                                      const std::function<void(const KeyValue& kv)>& each) {
+  IPF_ASSIGN_OR_RETURN(auto listed, list(prefix));
+  for (const auto& kv : listed.kvs) each(kv);
+  return listed.revision;
+}
+
 Result<std::int64_t> Store::create(const std::string& key, const std::string& value) {
   IPF_ASSIGN_OR_RETURN(auto result, commit(Txn{{Compare::absent(key)}, {Op::put(key, value)}}));
   if (!result.succeeded) return make_error(ErrorCode::already_exists, "key " + key + " exists");

@@ -214,6 +214,22 @@ TEST_P(StoreContract, ListByPrefixIsSortedWithRevision) {
   EXPECT_EQ(store().list("zzz")->revision, revision);
 }
 
+TEST_P(StoreContract, ListEachSeesWhatListSees) {
+  for (const char* key : {"ips/p/2", "ips/p/1", "ips/q/1", "pools/a"}) must_create(key, key);
+  ASSERT_TRUE(
+      store().update("ips/p/1", "changed", store().get("ips/p/1").value()->mod_revision).ok());
+  for (const std::string prefix : {"", "ips/p/", "zzz"}) {
+    SCOPED_TRACE(prefix);
+    auto listed = store().list(prefix);
+    ASSERT_TRUE(listed.ok()) << listed.error().message;
+    std::vector<KeyValue> seen;
+    auto revision = store().list_each(prefix, [&](const KeyValue& kv) { seen.push_back(kv); });
+    ASSERT_TRUE(revision.ok()) << revision.error().message;
+    EXPECT_EQ(*revision, listed->revision);
+    EXPECT_EQ(seen, listed->kvs);
+  }
+}
+
 TEST_P(StoreContract, WatchDeliversPutsAndDeletesInOrder) {
   const auto start = must_create("other", "x");
   const auto a1 = must_create("w/a", "1");
