@@ -621,21 +621,14 @@ Result<std::optional<KeyValue>> FileStore::get(const std::string& key) {
       KeyValue{key, std::move(value), entry->create_revision, entry->mod_revision, entry->version});
 }
 
-Result<ListResult> FileStore::list(const std::string& prefix) {
-  ListResult result;
-  IPF_ASSIGN_OR_RETURN(result.revision,
-                       list_each(prefix, [&](const KeyValue& kv) { result.kvs.push_back(kv); }));
-  return result;
-}
-
-Result<std::int64_t> FileStore::list_each(const std::string& prefix,
-                                          const std::function<void(const KeyValue& kv)>& each) {
-  std::lock_guard guard(impl_->mu);
-  IPF_TRY(impl_->refresh());
-  ValueReader reader(impl_->segments, ValueReader::kListWindow);
+// With the mutex held and caught up: calls each(kv) for every key under `prefix`, reading the
+// values in windows. kv is one object for all keys, so that its strings keep their capacity.
+template <class Each>
+static Status read_each(FileStore::Impl& impl, const std::string& prefix, Each&& each) {
+  ValueReader reader(impl.segments, ValueReader::kListWindow);
   Status read;
-  KeyValue kv;  // one for all keys: its strings keep their capacity
-  impl_->index.for_each(prefix, [&](std::string_view key, const Index::Entry& entry) {
+  KeyValue kv;
+  impl.index.for_each(prefix, [&](std::string_view key, const Index::Entry& entry) {
     if (!read.ok()) return;
     auto value = reader.value(entry.value);
     if (!value.ok()) {
@@ -649,7 +642,26 @@ Result<std::int64_t> FileStore::list_each(const std::string& prefix,
     kv.version = entry.version;
     each(kv);
   });
-  IPF_TRY(read);
+  return read;
+}
+
+Result<ListResult> FileStore::list(const std::string& prefix) {
+  std::lock_guard guard(impl_->mu);
+  IPF_TRY(impl_->refresh());
+  ListResult result;
+  result.revision = impl_->index.revision();
+  IPF_TRY(read_each(*impl_, prefix, [&](KeyValue& kv) {
+    result.kvs.push_back(
+        KeyValue{kv.key, std::move(kv.value), kv.create_revision, kv.mod_revision, kv.version});
+  }));
+  return result;
+}
+
+Result<std::int64_t> FileStore::list_each(const std::string& prefix,
+                                          const std::function<void(const KeyValue& kv)>& each) {
+  std::lock_guard guard(impl_->mu);
+  IPF_TRY(impl_->refresh());
+  IPF_TRY(read_each(*impl_, prefix, each));
   return impl_->index.revision();
 }
 
