@@ -123,7 +123,8 @@ TEST(GuardSync, InvalidInputChangesNothing) {
   EXPECT_EQ(bad_mac.error().code, ErrorCode::invalid_argument);
   auto conflicting = guard.set_leases({{ip("10.2.0.9"), pod_mac(1)}, {ip("10.2.0.9"), pod_mac(2)}});
   ASSERT_FALSE(conflicting.ok());
-  EXPECT_NE(conflicting.error().message.find("twice"), std::string::npos);
+  EXPECT_EQ(conflicting.error().code, ErrorCode::invalid_argument);
+  EXPECT_EQ(conflicting.error().message, "lease 10.2.0.9 is given twice, with different MACs");
   auto too_many = guard.set_leases(leases_for(0, 4));  // 6 entries > 4
   ASSERT_FALSE(too_many.ok());
   EXPECT_EQ(too_many.error().code, ErrorCode::invalid_argument);
