@@ -1,7 +1,11 @@
-// MemoryStore and KvState beyond the contract: the compaction knob and change checking.
+// MemoryStore, KvState and KeyIndex beyond the contract: the compaction knob, change checking
+// and how keys are kept.
 #include "ipam/store/memory_store.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
 
 namespace ipfence::store {
 namespace {
@@ -50,6 +54,36 @@ TEST(KvState, ApplyRejectsChangesThatDoNotFit) {
     EXPECT_EQ(state.revision(), 1);
     EXPECT_EQ(state.get("a")->value, "1");
   }
+}
+
+// KeyIndex keeps each key's length in front of its bytes (a varint): lengths around the
+// varint's steps, and bytes that are not text, must come back as they went in, in order.
+TEST(KeyIndex, KeysOfEveryLengthAndByteComeBackInOrder) {
+  KeyIndex<int> index;
+  std::map<std::string, int> want;
+  int n = 0;
+  for (std::size_t length : {1, 2, 126, 127, 128, 129, 300, 16383, 16384, 20000}) {
+    for (char fill : {'a', '\0', '\xff'}) {
+      std::string key(length, fill);
+      key.back() = static_cast<char>('0' + n % 10);
+      ASSERT_TRUE(index.insert(key, {1, 1, 1, n}));
+      EXPECT_FALSE(index.insert(key, {2, 2, 2, -1})) << "a second insert of one key";
+      want[key] = n++;
+    }
+  }
+  std::map<std::string, int> got;
+  std::vector<std::string> order;
+  index.for_each("", [&](std::string_view key, const auto& entry) {
+    got[std::string(key)] = entry.value;
+    order.emplace_back(key);
+  });
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
+  for (const auto& [key, value] : want) {
+    ASSERT_NE(index.find(key), nullptr);
+    EXPECT_EQ(index.find(key)->value, value);
+  }
+  EXPECT_EQ(index.find(std::string(127, 'a')), nullptr);
 }
 
 }  // namespace
