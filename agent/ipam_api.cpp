@@ -58,7 +58,8 @@ std::vector<ipam::Allocation> held_by(const ipam::ClusterState& state,
   std::vector<ipam::Allocation> held;
   const ipam::StoredAttachment* attachment = state.attachment(container_id, ifname);
   if (attachment == nullptr) return held;
-  for (const auto& ip : attachment->attachment.ips) {
+  const ipam::Attachment holds = attachment->attachment(container_id, ifname);
+  for (const auto& ip : holds.ips) {
     auto address = ipam::IpAddress::parse(ip.ip);
     const ipam::StoredAllocation* stored = address ? state.allocation(*address) : nullptr;
     if (stored != nullptr) held.push_back(stored->allocation(*address));

@@ -1,6 +1,5 @@
 #include "ipam/allocation_record.h"
 
-#include <cstring>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -42,11 +41,10 @@ SharedFields* intern(SharedFields::Tuple tuple) {
   return &it->second;
 }
 
-SharedFields* add_reference(SharedFields* shared) {
-  if (shared == nullptr) return nullptr;
+void add_reference(SharedFields* shared) {
+  if (shared == nullptr) return;
   std::lock_guard lock(intern_table().mutex);
   ++shared->references;
-  return shared;
 }
 
 void release(SharedFields* shared) {
@@ -57,6 +55,28 @@ void release(SharedFields* shared) {
 }
 
 }  // namespace
+
+SharedFieldsRef::SharedFieldsRef(const SharedFieldsRef& other) : fields_(other.fields_) {
+  add_reference(fields_);
+}
+
+SharedFieldsRef& SharedFieldsRef::operator=(const SharedFieldsRef& other) {
+  if (this != &other) *this = SharedFieldsRef(other);
+  return *this;
+}
+
+SharedFieldsRef& SharedFieldsRef::operator=(SharedFieldsRef&& other) noexcept {
+  if (this != &other) {
+    release(fields_);
+    fields_ = std::exchange(other.fields_, nullptr);
+  }
+  return *this;
+}
+
+SharedFieldsRef::~SharedFieldsRef() {
+  release(fields_);
+}
+
 }  // namespace detail
 
 namespace {
@@ -64,31 +84,6 @@ namespace {
 using detail::SharedFields;
 
 const std::string kEmpty;
-
-// --- the heap block: per field, a LEB128 length then the bytes -------------------------------
-
-void put_varint(std::string& out, std::size_t value) {
-  do {
-    std::uint8_t byte = value & 0x7f;
-    value >>= 7;
-    out.push_back(static_cast<char>(byte | (value != 0 ? 0x80 : 0)));
-  } while (value != 0);
-}
-
-std::size_t get_varint(const char*& at) {
-  std::size_t value = 0;
-  for (unsigned shift = 0;; shift += 7) {
-    const auto byte = static_cast<std::uint8_t>(*at++);
-    value |= static_cast<std::size_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) return value;
-  }
-}
-
-std::size_t block_size(const char* block, unsigned fields) {
-  const char* at = block;
-  for (unsigned i = 0; i < fields; ++i) at += get_varint(at);
-  return static_cast<std::size_t>(at - block);
-}
 
 // --- MAC and timestamp as numbers, only where the text comes back exactly -------------------
 
@@ -134,7 +129,8 @@ bool parse_millis(const std::string& text, std::int64_t& millis) {
 }  // namespace
 
 AllocationRecord::AllocationRecord(const Allocation& a, const IpAddress& ip) {
-  shared_ = detail::intern({a.pool, a.node, a.network, a.master, a.ifname, a.pod_namespace});
+  shared_ = detail::SharedFieldsRef(
+      detail::intern({a.pool, a.node, a.network, a.master, a.ifname, a.pod_namespace}));
   if (ip.family() == IpFamily::v6) flags_ |= kKeyIsV6;
   std::string_view ip_text = a.ip;
   if (ip_text == ip.to_string()) {
@@ -151,66 +147,12 @@ AllocationRecord::AllocationRecord(const Allocation& a, const IpAddress& ip) {
     flags_ |= kCreatedMillis;
     created_text = {};
   }
-  std::string block;
-  for (std::string_view field :
-       {std::string_view(a.container_id), std::string_view(a.netns), std::string_view(a.pod_name),
-        std::string_view(a.pod_uid), ip_text, mac_text, created_text}) {
-    put_varint(block, field.size());
-    block.append(field);
-  }
-  unique_ = std::make_unique_for_overwrite<char[]>(block.size());
-  std::memcpy(unique_.get(), block.data(), block.size());
-}
-
-AllocationRecord::AllocationRecord(const AllocationRecord& other)
-    : shared_(detail::add_reference(other.shared_)),
-      mac_(other.mac_),
-      flags_(other.flags_),
-      created_ms_(other.created_ms_) {
-  if (other.unique_) {
-    const std::size_t size = block_size(other.unique_.get(), kUniqueCount);
-    unique_ = std::make_unique_for_overwrite<char[]>(size);
-    std::memcpy(unique_.get(), other.unique_.get(), size);
-  }
-}
-
-AllocationRecord& AllocationRecord::operator=(const AllocationRecord& other) {
-  if (this != &other) *this = AllocationRecord(other);
-  return *this;
-}
-
-AllocationRecord::AllocationRecord(AllocationRecord&& other) noexcept
-    : shared_(std::exchange(other.shared_, nullptr)),
-      unique_(std::move(other.unique_)),
-      mac_(other.mac_),
-      flags_(other.flags_),
-      created_ms_(other.created_ms_) {}
-
-AllocationRecord& AllocationRecord::operator=(AllocationRecord&& other) noexcept {
-  if (this == &other) return *this;
-  detail::release(shared_);
-  shared_ = std::exchange(other.shared_, nullptr);
-  unique_ = std::move(other.unique_);
-  mac_ = other.mac_;
-  flags_ = other.flags_;
-  created_ms_ = other.created_ms_;
-  return *this;
-}
-
-AllocationRecord::~AllocationRecord() {
-  detail::release(shared_);
-}
-
-std::string_view AllocationRecord::unique(unsigned field) const {
-  if (!unique_) return {};
-  const char* at = unique_.get();
-  for (unsigned i = 0; i < field; ++i) at += get_varint(at);
-  const std::size_t size = get_varint(at);
-  return {at, size};
+  unique_ = PackedStrings{a.container_id, a.netns,  a.pod_name,  a.pod_uid,
+                          ip_text,        mac_text, created_text};
 }
 
 const std::string& AllocationRecord::shared(unsigned field) const {
-  return shared_ ? (*shared_->tuple)[field] : kEmpty;
+  return shared_.get() ? (*shared_.get()->tuple)[field] : kEmpty;
 }
 
 const std::string& AllocationRecord::pool() const {

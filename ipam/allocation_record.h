@@ -16,26 +16,40 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "ipam/ip_address.h"
 #include "ipam/model.h"
+#include "ipam/packed_strings.h"
 
 namespace ipfence::ipam {
 
 namespace detail {
 struct SharedFields;  // interned; see allocation_record.cpp
-}
+
+// One counted reference to an interned SharedFields (null: none).
+class SharedFieldsRef {
+ public:
+  SharedFieldsRef() = default;
+  explicit SharedFieldsRef(SharedFields* adopted) : fields_(adopted) {}
+  SharedFieldsRef(const SharedFieldsRef& other);
+  SharedFieldsRef& operator=(const SharedFieldsRef& other);
+  SharedFieldsRef(SharedFieldsRef&& other) noexcept
+      : fields_(std::exchange(other.fields_, nullptr)) {}
+  SharedFieldsRef& operator=(SharedFieldsRef&& other) noexcept;
+  ~SharedFieldsRef();
+  const SharedFields* get() const { return fields_; }
+
+ private:
+  SharedFields* fields_ = nullptr;
+};
+}  // namespace detail
 
 class AllocationRecord {
  public:
   AllocationRecord() = default;
   // `ip`: the address of the key the record is stored under ("ips/<pool>/<ip>").
   AllocationRecord(const Allocation& allocation, const IpAddress& ip);
-  AllocationRecord(const AllocationRecord& other);
-  AllocationRecord& operator=(const AllocationRecord& other);
-  AllocationRecord(AllocationRecord&& other) noexcept;
-  AllocationRecord& operator=(AllocationRecord&& other) noexcept;
-  ~AllocationRecord();
 
   // The Allocation as it was packed; `ip` as given to the constructor.
   Allocation unpack(const IpAddress& ip) const;
@@ -73,14 +87,13 @@ class AllocationRecord {
     kMacText,
     kCreatedText
   };
-  static constexpr unsigned kUniqueCount = 7;
   enum Flag : std::uint8_t { kMacBytes = 1, kCreatedMillis = 2, kIpIsKey = 4, kKeyIsV6 = 8 };
 
   const std::string& shared(unsigned field) const;
-  std::string_view unique(unsigned field) const;
+  std::string_view unique(unsigned field) const { return unique_.at(field); }
 
-  detail::SharedFields* shared_ = nullptr;  // one reference held; null: all empty
-  std::unique_ptr<char[]> unique_;          // varint length + bytes, per Unique field
+  detail::SharedFieldsRef shared_;  // null: default-constructed (all empty)
+  PackedStrings unique_;            // the Unique fields
   std::array<std::uint8_t, 6> mac_{};
   std::uint8_t flags_ = 0;
   std::int64_t created_ms_ = 0;

@@ -183,7 +183,7 @@ Result<AllocateResult> Allocator::allocate(const AllocateRequest& request) {
 Result<AllocateResult> Allocator::try_allocate(const AllocateRequest& request, bool& retry) {
   const auto& id = request.identity;
   if (auto* existing = state_.attachment(id.container_id, id.ifname))
-    return result_of(existing->attachment, true);
+    return result_of(existing->attachment(id.container_id, id.ifname), true);
 
   // Specific IPs, at most one per family.
   std::map<IpFamily, IpAddress> wanted;
@@ -369,7 +369,8 @@ Result<ReleaseResult> Allocator::release(const std::string& container_id,
     std::string attachment_key = keys::attachment(container_id, ifname);
     txn.compares.push_back(store::Compare::unchanged(attachment_key, stored->mod_revision));
     ReleaseResult result;
-    for (const auto& held : stored->attachment.ips) {
+    const Attachment attachment = stored->attachment(container_id, ifname);
+    for (const auto& held : attachment.ips) {
       auto ip = IpAddress::parse(held.ip);
       const StoredAllocation* allocation = ip ? state_.allocation(*ip) : nullptr;
       // Only delete an IP key that this attachment really owns.
@@ -410,7 +411,7 @@ Result<AllocateResult> Allocator::lookup(const std::string& container_id,
   if (!stored)
     return make_error(ErrorCode::not_found,
                       "no IP is allocated to container " + container_id + " interface " + ifname);
-  return result_of(stored->attachment, true);
+  return result_of(stored->attachment(container_id, ifname), true);
 }
 
 GcResult Allocator::gc(const std::string& network,
@@ -425,7 +426,8 @@ GcResult Allocator::gc(const std::string& network,
   for (const auto& [ids, stored] : state_.attachments()) {
     if (keep.count(ids)) continue;
     bool in_network = false;
-    for (const auto& held : stored.attachment.ips) {
+    const Attachment attachment = stored.attachment(ids.first, ids.second);
+    for (const auto& held : attachment.ips) {
       auto ip = IpAddress::parse(held.ip);
       const StoredAllocation* allocation = ip ? state_.allocation(*ip) : nullptr;
       if (allocation && allocation->record.network() == network) in_network = true;

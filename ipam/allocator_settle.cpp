@@ -42,7 +42,7 @@ Result<bool> Allocator::refresh_attachment(const std::string& container_id,
   if (!stored)
     return make_error(ErrorCode::corrupt,
                       "attachment " + container_id + "/" + ifname + " in the store cannot be read");
-  const std::vector<Attachment::Ip> ips = stored->attachment.ips;  // refresh may move it
+  const std::vector<Attachment::Ip> ips = stored->attachment(container_id, ifname).ips;
   for (const auto& held : ips) IPF_TRY(refresh_key(keys::ip(held.pool, held.ip)));
   return true;
 }
@@ -86,11 +86,12 @@ Result<AllocateResult> Allocator::settle_allocation(const Attachment& attachment
   // Applied: ours, or an earlier request's for the same attachment whose answer was lost
   // (then it holds other IPs, or the same by chance: either way the attachment's IPs).
   const StoredAttachment* stored = state_.attachment(attachment.container_id, attachment.ifname);
-  const bool ours = stored->attachment.ips == attachment.ips;
+  const Attachment held = stored->attachment(attachment.container_id, attachment.ifname);
+  const bool ours = held.ips == attachment.ips;
   if (ours)
     for (const auto& held : attachment.ips)
       cursors_[held.pool] = IpAddress::parse(held.ip)->value();
-  return result_of(stored->attachment, !ours);
+  return result_of(held, !ours);
 }
 
 Result<bool> Allocator::settle_release(const store::Txn& txn, const std::string& container_id,

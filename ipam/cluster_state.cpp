@@ -117,7 +117,8 @@ void ClusterState::put_key(const std::string& key, const std::string& value, std
     auto attachment = parse_json_as<Attachment>(value, problem);
     auto ids = split_attachment_key(key);
     if (!attachment || !ids) return note_problem(key, "unreadable attachment: " + problem);
-    attachments_[*ids] = StoredAttachment{std::move(*attachment), revision};
+    attachments_[*ids] =
+        StoredAttachment{AttachmentRecord(*attachment, ids->first, ids->second), revision};
     in_record = true;
   } else if (starts_with(key, keys::kPools)) {
     put_pool(after(key, keys::kPools), value, revision);

@@ -16,6 +16,7 @@
 
 #include "absl/container/btree_map.h"
 #include "ipam/allocation_record.h"
+#include "ipam/attachment_record.h"
 #include "ipam/conflict_model.h"
 #include "ipam/ip_set.h"
 #include "ipam/model.h"
@@ -43,9 +44,15 @@ struct StoredRecord {
   std::int64_t mod_revision = 0;
 };
 
+// An attachment as the view keeps it: compact (attachment_record.h), without its container
+// ID and ifname, which are the key it is stored under.
 struct StoredAttachment {
-  Attachment attachment;
+  AttachmentRecord record;
   std::int64_t mod_revision = 0;
+  // The whole Attachment, built on demand, for the key's container ID and ifname.
+  Attachment attachment(const std::string& container_id, const std::string& ifname) const {
+    return record.unpack(container_id, ifname);
+  }
 };
 
 // Counts of a pool. total = ips - excludeIPs (Spiderpool's totalIPCount); the other three
@@ -121,7 +128,10 @@ class ClusterState {
   const StoredAllocation* allocation(const IpAddress& ip) const;
   const StoredAttachment* attachment(const std::string& container_id,
                                      const std::string& ifname) const;
-  const std::map<std::pair<std::string, std::string>, StoredAttachment>& attachments() const {
+  // By (container ID, ifname). A B-tree, as PoolState::allocations: pointers into it last
+  // until the next change.
+  const absl::btree_map<std::pair<std::string, std::string>, StoredAttachment>& attachments()
+      const {
     return attachments_;
   }
   // Allocations whose pool is unknown (not yet seen, or deleted while they were held), by
@@ -165,7 +175,7 @@ class ClusterState {
   IpSet reserved_v4_{IpFamily::v4};
   IpSet reserved_v6_{IpFamily::v6};
   std::map<std::string, SpiderMultusConfig> multus_;
-  std::map<std::pair<std::string, std::string>, StoredAttachment> attachments_;
+  absl::btree_map<std::pair<std::string, std::string>, StoredAttachment> attachments_;
   // Allocations whose pool is not (yet) known: kept so that counts are right once it is.
   std::map<std::string, StoredAllocation> orphan_allocations_;
   std::map<std::string, StoredRecord<ConflictRecord>> conflicts_;

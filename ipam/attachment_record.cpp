@@ -1,0 +1,53 @@
+#include "ipam/attachment_record.h"
+
+#include <vector>
+
+namespace ipfence::ipam {
+
+AttachmentRecord::AttachmentRecord(const Attachment& attachment, std::string_view container_id,
+                                   std::string_view ifname) {
+  std::vector<std::string_view> fields;
+  fields.reserve(kFirstIp + 2 * attachment.ips.size());
+  if (attachment.container_id == container_id) {
+    flags_ |= kContainerIdIsKey;
+    fields.emplace_back();
+  } else {
+    fields.emplace_back(attachment.container_id);
+  }
+  if (attachment.ifname == ifname) {
+    flags_ |= kIfnameIsKey;
+    fields.emplace_back();
+  } else {
+    fields.emplace_back(attachment.ifname);
+  }
+  for (const auto& held : attachment.ips) {
+    fields.emplace_back(held.pool);
+    fields.emplace_back(held.ip);
+  }
+  fields_ = PackedStrings(fields);
+}
+
+std::size_t AttachmentRecord::ip_count() const {
+  const std::size_t fields = fields_.size();
+  return fields > kFirstIp ? (fields - kFirstIp) / 2 : 0;
+}
+
+Attachment::Ip AttachmentRecord::ip(std::size_t index) const {
+  return {std::string(fields_.at(kFirstIp + 2 * index)),
+          std::string(fields_.at(kFirstIp + 2 * index + 1))};
+}
+
+Attachment AttachmentRecord::unpack(const std::string& container_id,
+                                    const std::string& ifname) const {
+  Attachment attachment{
+      .container_id = (flags_ & kContainerIdIsKey) ? container_id : std::string(fields_.at(0)),
+      .ifname = (flags_ & kIfnameIsKey) ? ifname : std::string(fields_.at(1)),
+      .ips = {},
+  };
+  const std::size_t count = ip_count();
+  attachment.ips.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) attachment.ips.push_back(ip(i));
+  return attachment;
+}
+
+}  // namespace ipfence::ipam

@@ -1,0 +1,88 @@
+// PackedStrings and the compact attachment record (attachment_record.h) give back exactly
+// what they were given; ClusterState keeps attachments in that form.
+#include "ipam/attachment_record.h"
+
+#include <gtest/gtest.h>
+
+#include "ipam/cluster_state.h"
+#include "ipam/packed_strings.h"
+
+namespace ipfence::ipam {
+namespace {
+
+TEST(PackedStrings, Fields) {
+  const std::string long_text(70000, 'x');  // a three-byte length
+  const PackedStrings packed{"a", "", "bc", long_text, std::string_view("\0z", 2)};
+  ASSERT_EQ(packed.size(), 5u);
+  EXPECT_EQ(packed.at(0), "a");
+  EXPECT_EQ(packed.at(1), "");
+  EXPECT_EQ(packed.at(2), "bc");
+  EXPECT_EQ(packed.at(3), long_text);
+  EXPECT_EQ(packed.at(4), std::string_view("\0z", 2));
+  EXPECT_EQ(packed.at(5), "");  // past the end
+
+  PackedStrings copy = packed;
+  EXPECT_EQ(copy.at(3), long_text);
+  PackedStrings moved = std::move(copy);
+  EXPECT_EQ(moved.at(2), "bc");
+  copy = moved;
+  EXPECT_EQ(copy.at(4), std::string_view("\0z", 2));
+
+  EXPECT_EQ(PackedStrings().size(), 0u);
+  EXPECT_EQ(PackedStrings().at(0), "");
+  EXPECT_EQ(PackedStrings(std::vector<std::string_view>{}).size(), 0u);
+}
+
+Attachment dual_stack() {
+  return Attachment{.container_id = "3f1c0e2d9b7a",
+                    .ifname = "net1",
+                    .ips = {{"v4-pool", "10.6.168.131"}, {"v6-pool", "fd00::83"}}};
+}
+
+TEST(AttachmentRecord, GivesBackEveryField) {
+  const Attachment a = dual_stack();
+  const AttachmentRecord record(a, "3f1c0e2d9b7a", "net1");
+  EXPECT_EQ(record.unpack("3f1c0e2d9b7a", "net1"), a);
+  ASSERT_EQ(record.ip_count(), 2u);
+  EXPECT_EQ(record.ip(1), (Attachment::Ip{"v6-pool", "fd00::83"}));
+}
+
+TEST(AttachmentRecord, NoIps) {
+  const Attachment a{.container_id = "c", .ifname = "eth0", .ips = {}};
+  EXPECT_EQ(AttachmentRecord(a, "c", "eth0").unpack("c", "eth0"), a);
+  EXPECT_EQ(AttachmentRecord().ip_count(), 0u);
+}
+
+// A record that names another container or interface than its key keeps its own.
+TEST(AttachmentRecord, KeepsNamesThatDifferFromTheKey) {
+  const Attachment a = dual_stack();
+  const AttachmentRecord record(a, "other", "eth9");
+  EXPECT_EQ(record.unpack("other", "eth9"), a);
+  Attachment empty_names = a;
+  empty_names.container_id.clear();
+  empty_names.ifname.clear();
+  EXPECT_EQ(AttachmentRecord(empty_names, "c", "eth0").unpack("c", "eth0"), empty_names);
+}
+
+TEST(ClusterStateAttachments, PutReplaceDelete) {
+  ClusterState state;
+  Attachment a = dual_stack();
+  state.apply_put(keys::attachment(a.container_id, a.ifname), nlohmann::json(a).dump(), 3, 3);
+  const StoredAttachment* stored = state.attachment(a.container_id, a.ifname);
+  ASSERT_NE(stored, nullptr);
+  EXPECT_EQ(stored->attachment(a.container_id, a.ifname), a);
+  EXPECT_EQ(stored->mod_revision, 3);
+
+  a.ips.pop_back();
+  state.apply_put(keys::attachment(a.container_id, a.ifname), nlohmann::json(a).dump(), 4, 3);
+  EXPECT_EQ(state.attachment(a.container_id, a.ifname)->attachment(a.container_id, a.ifname), a);
+  ASSERT_EQ(state.attachments().size(), 1u);
+  EXPECT_EQ(state.attachments().begin()->first, std::make_pair(a.container_id, a.ifname));
+
+  state.apply_delete(keys::attachment(a.container_id, a.ifname), 5);
+  EXPECT_EQ(state.attachment(a.container_id, a.ifname), nullptr);
+  EXPECT_TRUE(state.attachments().empty());
+}
+
+}  // namespace
+}  // namespace ipfence::ipam
