@@ -1,7 +1,6 @@
 // ipfence-agent: parse the configuration, bring the parts up in dependency order, serve
 // until SIGTERM or SIGINT, then stop gracefully. Exit codes: 0 after a clean stop, 1 when
 // start-up fails (store, lock, sockets), 2 for bad flags or config file.
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -23,6 +22,7 @@
 #include "agent/datapath_listener.h"
 #include "agent/datapath_metrics.h"
 #include "agent/datapath_service.h"
+#include "agent/heap_trim.h"
 #include "agent/http_router.h"
 #include "agent/instance_lock.h"
 #include "agent/ipam_api.h"
@@ -186,7 +186,7 @@ int run(const AgentConfig& config) {
   watcher.poll_once();  // conflists, gauges and guard maps are in place before the first request
   // Loading a big store (the snapshot's text, full lists) leaves tens of MB of freed heap
   // that glibc keeps mapped; hand it back before settling down.
-  ::malloc_trim(0);
+  return_free_heap();
   watcher.start();
 
   NullLeaseSink no_guard;

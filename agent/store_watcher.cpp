@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent/heap_trim.h"
+
 namespace ipfence::agent {
 
 StoreWatcher::StoreWatcher(SharedAllocator& allocator, std::vector<StateListener*> listeners,
@@ -13,6 +15,7 @@ StoreWatcher::~StoreWatcher() {
 }
 
 void StoreWatcher::poll_once() {
+  bool rebuilt = false;
   allocator_.with([&](ipam::Allocator& allocator) {
     auto caught = allocator.catch_up(std::chrono::milliseconds(0));
     allocator_.health().record(caught);
@@ -34,8 +37,12 @@ void StoreWatcher::poll_once() {
     notified_once_ = true;
     seen_revision_ = state.revision();
     for (StateListener* listener : listeners_) listener->observe(state, *caught);
+    rebuilt = caught->resynced;
   });
   for (StateListener* listener : listeners_) listener->apply();
+  // A rebuilt view (after a compaction) freed the old one and a full list: tens of MB per
+  // 10k pods that glibc would keep mapped. Start-up trims once in main, after the first round.
+  if (rebuilt) return_free_heap();
 }
 
 void StoreWatcher::start() {
