@@ -24,7 +24,8 @@ DatapathListener::DatapathListener(DatapathService& service, std::string node,
       metrics_(metrics) {}
 
 void DatapathListener::observe(const ipam::ClusterState& state, const ipam::Allocator::CatchUp&) {
-  pending_ = desired_from_state(state, node_, config_masters_);
+  pending_ = desired_from_state(state, node_, config_masters_,
+                                service_has_snapshot_ ? WithPods::no : WithPods::yes);
   has_pending_ = true;
 }
 
@@ -35,9 +36,10 @@ void DatapathListener::apply() {
                    join(pending_.bad_macs));
     bad_macs_ = pending_.bad_macs;
   }
-  service_.sync(has_pending_ ? &pending_ : nullptr);
+  service_.sync(has_pending_ ? &pending_ : nullptr);  // takes pending_'s contents
+  service_has_snapshot_ = service_has_snapshot_ || has_pending_;
   has_pending_ = false;
-  pending_ = GuardInputs{};  // the service keeps its copy; a second one costs MBs per 10k pods
+  pending_ = GuardInputs{};
 
   const auto now = std::chrono::steady_clock::now();
   if (metrics_ == nullptr || now < next_metrics_) return;

@@ -31,6 +31,7 @@ class DatapathListener final : public StateListener {
 
   GuardInputs pending_;
   bool has_pending_ = false;
+  bool service_has_snapshot_ = false;  // then snapshots leave out the pods (WithPods)
   std::vector<std::string> bad_macs_;  // last reported
   std::chrono::steady_clock::time_point next_metrics_{};
 };

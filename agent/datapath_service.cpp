@@ -141,14 +141,14 @@ DatapathService::DatapathService(datapath::Guard guard,
                                  GuardSettings settings)
     : guard_(std::move(guard)), sockopt_(std::move(sockopt)), settings_(std::move(settings)) {}
 
-void DatapathService::sync(const GuardInputs* snapshot) {
+void DatapathService::sync(GuardInputs* snapshot) {
   std::lock_guard lock(mu_);
   const bool first = !synced_once_;
   if (snapshot != nullptr) {
-    snapshot_ = *snapshot;
-    overlay_.settle(snapshot->revision);
+    snapshot_ = std::move(*snapshot);  // a copy would be MBs per 10k pods
+    overlay_.settle(snapshot_.revision);
     std::erase_if(allocation_masters_,
-                  [&](const auto& m) { return m.second <= snapshot->revision; });
+                  [&](const auto& m) { return m.second <= snapshot_.revision; });
     synced_once_ = true;
   }
   if (!synced_once_) return;  // nothing to push before the first snapshot
@@ -170,6 +170,8 @@ void DatapathService::sync(const GuardInputs* snapshot) {
         spdlog::debug("guard: pod interface {} in {} not re-attached: {}", pod.ifname, pod.netns,
                       attached.error().message);
   }
+  // Read at the first sync only (later snapshots leave them out): not kept.
+  snapshot_.pods = {};
   if (first) sync_sockopt_netns();
   if (first) {
     // Pod guards an earlier run attached whose pods are gone (or that this run does not
@@ -257,26 +259,28 @@ Status DatapathService::push_maps() {
 // Leases, then the pod MACs derived from the pod leases (not the node's own).
 Status DatapathService::push_leases() {
   const std::vector<datapath::Lease> leases = desired_leases();
-  const auto same = [](const std::vector<datapath::Lease>& a,
-                       const std::vector<datapath::Lease>& b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
-                      [](const auto& x, const auto& y) { return x.ip == y.ip && x.mac == y.mac; });
-  };
-  if (!pushed_.leases_ok || !same(pushed_.leases, leases)) {
+  if (!pushed_.leases_ok || !pushed_.leases.same_as(leases)) {
     pushed_.leases_ok = false;
     auto stats = guard_.set_leases(leases);
     if (!stats) return stats.error();
     spdlog::debug("guard: leases +{} -{} ~{} ={}", stats->added, stats->removed, stats->changed,
                   stats->unchanged);
-    pushed_.leases = leases;
+    pushed_.leases = PushedLeases(leases);
     pushed_.leases_ok = true;
   }
   const std::vector<std::string> macs = macs_of(overlay_.merge(snapshot_.leases));
-  if (!pushed_.pod_macs_ok || pushed_.pod_macs != macs) {
+  const auto same_macs = [&] {
+    return std::equal(
+        macs.begin(), macs.end(), pushed_.pod_macs.begin(), pushed_.pod_macs.end(),
+        [](const std::string& text, const datapath::Mac& mac) { return mac.to_string() == text; });
+  };
+  if (!pushed_.pod_macs_ok || !same_macs()) {
     pushed_.pod_macs_ok = false;
     auto stats = guard_.set_pod_macs(macs);
     if (!stats) return stats.error();
-    pushed_.pod_macs = macs;
+    pushed_.pod_macs.clear();
+    for (const auto& text : macs)
+      if (auto mac = datapath::Mac::parse(text)) pushed_.pod_macs.push_back(*mac);
     pushed_.pod_macs_ok = true;
   }
   return {};

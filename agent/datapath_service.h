@@ -82,7 +82,7 @@ class DatapathService final : public LeaseSink {
 
   // Pushes `snapshot` (nullptr: nothing new) and whatever is still pending: failed writes,
   // masters that did not exist yet, the node's own addresses (re-read every second).
-  void sync(const GuardInputs* snapshot);
+  void sync(GuardInputs* snapshot);
 
   Status on_allocated(const std::vector<ipam::Allocation>& leases, std::int64_t revision) override;
   Status on_released(const std::vector<ipam::Allocation>& released, std::int64_t revision) override;
@@ -97,8 +97,8 @@ class DatapathService final : public LeaseSink {
  private:
   struct Pushed {  // what the maps hold, as last written successfully
     std::vector<ipam::IpRange> pools, reserved;
-    std::vector<datapath::Lease> leases;
-    std::vector<std::string> pod_macs;
+    PushedLeases leases;
+    std::vector<datapath::Mac> pod_macs;  // canonical text (macs_of), kept as bytes
     bool pools_ok = false, reserved_ok = false, leases_ok = false, pod_macs_ok = false;
   };
   struct Master {

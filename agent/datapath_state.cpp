@@ -23,7 +23,7 @@ std::string object_name(const ipam::ObjectMeta& meta) {
 }  // namespace
 
 GuardInputs desired_from_state(const ipam::ClusterState& state, const std::string& node,
-                               const std::vector<std::string>& config_masters) {
+                               const std::vector<std::string>& config_masters, WithPods with_pods) {
   GuardInputs in;
   in.revision = state.revision();
 
@@ -36,7 +36,6 @@ GuardInputs desired_from_state(const ipam::ClusterState& state, const std::strin
   }
   for (const auto& master : config_masters) add_master(in.masters, {master, 0, "--masters"});
 
-  std::set<PodInterface> pods;
   std::set<std::string> allocation_masters;  // a handful of names, not one per allocation
   for (const auto& [name, pool] : state.pools()) {
     for (const auto& range : pool.ranges.usable.ranges()) in.pools.push_back(range);
@@ -44,8 +43,8 @@ GuardInputs desired_from_state(const ipam::ClusterState& state, const std::strin
       const ipam::AllocationRecord& a = stored.record;
       if (a.node() != node) continue;
       if (!a.master().empty()) allocation_masters.insert(a.master());
-      if (!a.netns().empty() && !a.ifname().empty())
-        pods.insert({std::string(a.netns()), a.ifname()});
+      if (with_pods == WithPods::yes && !a.netns().empty() && !a.ifname().empty())
+        in.pods.push_back({std::string(a.netns()), a.ifname()});
       const std::string text = a.mac();
       if (text.empty()) continue;  // no MAC, no lease: the guard cannot tell the pod apart
       auto mac = datapath::Mac::parse(text);
@@ -58,7 +57,10 @@ GuardInputs desired_from_state(const ipam::ClusterState& state, const std::strin
   }
   for (const auto& master : allocation_masters)
     add_master(in.masters, {master, 0, "allocations on this node"});
-  in.pods.assign(pods.begin(), pods.end());
+  // Sorted and unique, as a set would give them, without a set's node per pod.
+  std::sort(in.pods.begin(), in.pods.end());
+  in.pods.erase(std::unique(in.pods.begin(), in.pods.end()), in.pods.end());
+  in.pods.shrink_to_fit();
 
   // Pools never overlap and an IP is allocated at most once, so leases are unique already.
   std::sort(in.leases.begin(), in.leases.end(),
@@ -108,6 +110,54 @@ std::vector<datapath::Lease> LeaseOverlay::merge(
   std::sort(out.begin(), out.end(),
             [](const datapath::Lease& a, const datapath::Lease& b) { return a.ip < b.ip; });
   return out;
+}
+
+namespace {
+
+// The canonical text of a MAC's bytes, without a heap string.
+std::array<char, 17> mac_text(const std::array<std::uint8_t, 6>& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::array<char, 17> text{};
+  for (std::size_t i = 0; i < 6; ++i) {
+    text[i * 3] = kDigits[bytes[i] >> 4];
+    text[i * 3 + 1] = kDigits[bytes[i] & 0xf];
+    if (i < 5) text[i * 3 + 2] = ':';
+  }
+  return text;
+}
+
+bool is_text_of(const std::array<std::uint8_t, 6>& bytes, const std::string& text) {
+  const std::array<char, 17> canonical = mac_text(bytes);
+  return text.size() == canonical.size() &&
+         std::equal(canonical.begin(), canonical.end(), text.begin());
+}
+
+}  // namespace
+
+PushedLeases::PushedLeases(const std::vector<datapath::Lease>& leases) {
+  entries_.reserve(leases.size());
+  for (const auto& lease : leases) {
+    Entry entry{lease.ip, {}, false};
+    if (auto mac = datapath::Mac::parse(lease.mac); mac && is_text_of(mac->bytes, lease.mac)) {
+      entry.mac = mac->bytes;
+      entry.canonical = true;
+    } else {
+      odd_macs_[lease.ip] = lease.mac;
+    }
+    entries_.push_back(entry);
+  }
+}
+
+bool PushedLeases::same_as(const std::vector<datapath::Lease>& leases) const {
+  if (leases.size() != entries_.size()) return false;
+  for (std::size_t i = 0; i < leases.size(); ++i) {
+    const Entry& entry = entries_[i];
+    if (entry.ip != leases[i].ip) return false;
+    if (entry.canonical ? !is_text_of(entry.mac, leases[i].mac)
+                        : odd_macs_.at(entry.ip) != leases[i].mac)
+      return false;
+  }
+  return true;
 }
 
 std::vector<std::string> macs_of(const std::vector<datapath::Lease>& leases) {

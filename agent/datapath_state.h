@@ -12,6 +12,7 @@
 // (lease_sink.h), so a snapshot that is one tick old never takes back a fresh lease.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -49,9 +50,15 @@ struct GuardInputs {
   std::vector<std::string> bad_macs;  // "10.6.168.133 (xx)": allocations whose MAC is unusable
 };
 
+// Whether a snapshot lists the pod interfaces. The service reads them at its first sync only
+// (to take over the pod guards of an earlier run), so later snapshots leave out one entry
+// per pod.
+enum class WithPods : bool { no, yes };
+
 // The snapshot for `node`. `config_masters` are the --masters flag's.
 GuardInputs desired_from_state(const ipam::ClusterState& state, const std::string& node,
-                               const std::vector<std::string>& config_masters);
+                               const std::vector<std::string>& config_masters,
+                               WithPods with_pods = WithPods::yes);
 
 // The interface that guards `want`: "<master>.<vlan>" if `exists` says so, else the master.
 // `note` says which and why, for the log ("" when there is no vlan).
@@ -84,5 +91,25 @@ class LeaseOverlay {
 
 // The distinct MACs of `leases`, lower case and sorted.
 std::vector<std::string> macs_of(const std::vector<datapath::Lease>& leases);
+
+// Leases as last pushed to the guard, kept to tell whether the next push changes anything:
+// a MAC in canonical text ("aa:bb:cc:dd:ee:ff") as its 6 bytes, any other text as written.
+// A third of the space of the leases themselves, which is MBs at tens of thousands of pods.
+class PushedLeases {
+ public:
+  PushedLeases() = default;
+  explicit PushedLeases(const std::vector<datapath::Lease>& leases);
+  bool same_as(const std::vector<datapath::Lease>& leases) const;
+  std::size_t size() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    ipam::IpAddress ip;
+    std::array<std::uint8_t, 6> mac{};
+    bool canonical = false;  // else the text is in odd_macs_ under ip
+  };
+  std::vector<Entry> entries_;
+  std::map<ipam::IpAddress, std::string> odd_macs_;
+};
 
 }  // namespace ipfence::agent

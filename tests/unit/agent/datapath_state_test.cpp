@@ -221,3 +221,46 @@ TEST(LeaseOverlayTest, PodMacsAreDistinctAndLowerCase) {
 
 }  // namespace
 }  // namespace ipfence::agent
+
+namespace ipfence::agent {
+namespace {
+
+TEST_F(DatapathStateTest, PodsOnlyWhenAsked) {
+  allocate(node1_, "a", "10.6.168.133", "aa:bb:cc:00:00:01", "ens192", "/var/run/netns/b");
+  allocate(node1_, "b", "10.6.168.134", "aa:bb:cc:00:00:02", "ens192", "/var/run/netns/a");
+  allocate(node1_, "c", "10.6.168.135", "aa:bb:cc:00:00:03", "ens192", "/var/run/netns/a");
+  GuardInputs with = desired();
+  EXPECT_EQ(with.pods, (std::vector<PodInterface>{{"/var/run/netns/a", "eth0"},
+                                                  {"/var/run/netns/b", "eth0"}}));
+  GuardInputs without = desired_from_state(node1_.state(), "node1", {}, WithPods::no);
+  EXPECT_THAT(without.pods, IsEmpty());
+  EXPECT_EQ(lease_texts(without.leases), lease_texts(with.leases));
+}
+
+TEST(PushedLeasesTest, SameAsExactlyTheLeasesItWasMadeOf) {
+  const std::vector<datapath::Lease> leases{{ip("10.6.168.133"), "aa:bb:cc:00:00:01"},
+                                            {ip("10.6.168.134"), "AA:BB:CC:00:00:02"},
+                                            {ip("fd00:6::12"), "odd"}};
+  const PushedLeases pushed(leases);
+  EXPECT_EQ(pushed.size(), 3u);
+  EXPECT_TRUE(pushed.same_as(leases));
+  auto changed = leases;
+  changed[0].mac = "aa:bb:cc:00:00:09";
+  EXPECT_FALSE(pushed.same_as(changed));
+  changed = leases;
+  changed[1].mac = "aa:bb:cc:00:00:02";  // same bytes, other text: a change, as before
+  EXPECT_FALSE(pushed.same_as(changed));
+  changed = leases;
+  changed[2].mac = "odder";
+  EXPECT_FALSE(pushed.same_as(changed));
+  changed = leases;
+  changed[2].ip = ip("fd00:6::13");
+  EXPECT_FALSE(pushed.same_as(changed));
+  changed = leases;
+  changed.pop_back();
+  EXPECT_FALSE(pushed.same_as(changed));
+  EXPECT_TRUE(PushedLeases().same_as({}));
+}
+
+}  // namespace
+}  // namespace ipfence::agent
