@@ -85,7 +85,66 @@ std::string encode_value(std::string_view bytes) {
   return encode_bytes(std::string(bytes)).dump();
 }
 
+namespace {
+
+// The common case without a JSON parser (the agent's start-up decodes every value): a string
+// whose escapes are all single characters. nullopt for anything else (\uXXXX escapes, base64
+// objects), which the parser handles.
+std::optional<std::string> decode_simple_string(std::string_view text) {
+  if (text.size() < 2 || text.front() != '"' || text.back() != '"') return std::nullopt;
+  text = text.substr(1, text.size() - 2);
+  // The exact size up front: a list keeps every value, so slack would stay for good.
+  std::size_t escapes = 0;
+  for (std::size_t i = 0; i < text.size(); ++i)
+    if (text[i] == '\\') ++escapes, ++i;
+  std::string out;
+  out.reserve(text.size() - escapes);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '"' || static_cast<unsigned char>(c) < 0x20) return std::nullopt;
+    if (c != '\\') {
+      out.push_back(c);
+      continue;
+    }
+    if (++i == text.size()) return std::nullopt;
+    switch (text[i]) {
+      case '"':
+        out.push_back('"');
+        break;
+      case '\\':
+        out.push_back('\\');
+        break;
+      case '/':
+        out.push_back('/');
+        break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      default:
+        return std::nullopt;
+    }
+  }
+  // JSON strings are UTF-8; the parser rejects what is not, so must this.
+  if (!valid_utf8(out)) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
 Result<std::string> decode_value(std::string_view json_text) {
+  if (auto simple = decode_simple_string(json_text)) return std::move(*simple);
   try {
     return decode_bytes(json::parse(json_text));
   } catch (const std::exception& e) {

@@ -153,5 +153,33 @@ TEST(FileJson, SnapshotsInAnotherLayoutDecodeTheSame) {
   EXPECT_EQ(decode_snapshot(cut).error().code, ErrorCode::corrupt) << cut;
 }
 
+// Values are decoded one at a time as the store reads them, mostly without the JSON parser:
+// both ways must agree, and what the parser refuses stays refused.
+TEST(FileJson, ValuesRoundTripAndDecodeLikeTheParser) {
+  const std::vector<std::string> values = {
+      "",
+      "plain",
+      "\"quoted\" \\ / \b\f\n\r\t",
+      "\x01\x1f control characters (written as \\u00XX)",
+      "caf\xc3\xa9 \xe2\x82\xac",
+      std::string("\xff\x00 not text", 10),
+  };
+  for (const auto& value : values) {
+    const auto text = encode_value(value);
+    auto decoded = decode_value(text);
+    ASSERT_TRUE(decoded.ok()) << text;
+    EXPECT_EQ(*decoded, value) << text;
+    EXPECT_EQ(*decoded, nlohmann::json::parse(text).is_string()
+                            ? nlohmann::json::parse(text).get<std::string>()
+                            : value)
+        << text;
+  }
+  EXPECT_EQ(*decode_value("\"a\\/b\""), "a/b");
+  EXPECT_EQ(*decode_value("\"\\u00e9\""), "\xc3\xa9");
+  for (const std::string bad : {"\"\xff\"", "\"a\\q\"", "\"a\nb\"", "\"a\"b\"", "\"a\\\"",
+                                "\"unterminated", "{\"base64\":\"!!\"}", "42"})
+    EXPECT_EQ(decode_value(bad).error().code, ErrorCode::corrupt) << bad;
+}
+
 }  // namespace
 }  // namespace ipfence::store
