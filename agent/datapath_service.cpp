@@ -146,6 +146,7 @@ void DatapathService::sync(GuardInputs* snapshot) {
   const bool first = !synced_once_;
   if (snapshot != nullptr) {
     snapshot_ = std::move(*snapshot);  // a copy would be MBs per 10k pods
+    ++lease_inputs_;
     overlay_.settle(snapshot_.revision);
     std::erase_if(allocation_masters_,
                   [&](const auto& m) { return m.second <= snapshot_.revision; });
@@ -217,6 +218,10 @@ void DatapathService::refresh_host() {
       if (in_any(snapshot_.pools, ip) || in_any(snapshot_.reserved, ip))
         host.push_back({ip, link.mac});
   }
+  const bool same_host =
+      std::equal(host.begin(), host.end(), host_leases_.begin(), host_leases_.end(),
+                 [](const auto& a, const auto& b) { return a.ip == b.ip && a.mac == b.mac; });
+  if (!same_host) ++lease_inputs_;
   if (host.size() != host_leases_.size())
     spdlog::info(
         "guard: {} address(es) of the node itself on masters inside pools or reserved "
@@ -258,6 +263,7 @@ Status DatapathService::push_maps() {
 
 // Leases, then the pod MACs derived from the pod leases (not the node's own).
 Status DatapathService::push_leases() {
+  if (pushed_.leases_ok && pushed_.pod_macs_ok && pushed_.lease_inputs == lease_inputs_) return {};
   const std::vector<datapath::Lease> leases = desired_leases();
   if (!pushed_.leases_ok || !pushed_.leases.same_as(leases)) {
     pushed_.leases_ok = false;
@@ -283,6 +289,7 @@ Status DatapathService::push_leases() {
       if (auto mac = datapath::Mac::parse(text)) pushed_.pod_macs.push_back(*mac);
     pushed_.pod_macs_ok = true;
   }
+  pushed_.lease_inputs = lease_inputs_;
   return {};
 }
 
@@ -386,6 +393,7 @@ Status DatapathService::attach_pod(const std::string& netns, const std::string& 
 Status DatapathService::on_allocated(const std::vector<ipam::Allocation>& leases,
                                      std::int64_t revision) {
   std::lock_guard lock(mu_);
+  ++lease_inputs_;
   for (const auto& lease : leases) {
     auto ip = ipam::IpAddress::parse(lease.ip);
     if (!ip) return ip.error();
@@ -424,6 +432,7 @@ Status DatapathService::on_allocated(const std::vector<ipam::Allocation>& leases
 Status DatapathService::on_released(const std::vector<ipam::Allocation>& released,
                                     std::int64_t revision) {
   std::lock_guard lock(mu_);
+  ++lease_inputs_;
   std::set<PodInterface> pods;
   for (const auto& allocation : released) {
     auto ip = ipam::IpAddress::parse(allocation.ip);

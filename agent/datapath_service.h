@@ -100,6 +100,7 @@ class DatapathService final : public LeaseSink {
     PushedLeases leases;
     std::vector<datapath::Mac> pod_macs;  // canonical text (macs_of), kept as bytes
     bool pools_ok = false, reserved_ok = false, leases_ok = false, pod_macs_ok = false;
+    std::uint64_t lease_inputs = 0;  // lease_inputs_ the leases and pod MACs were pushed for
   };
   struct Master {
     int ifindex = 0;
@@ -137,6 +138,10 @@ class DatapathService final : public LeaseSink {
   GuardInputs snapshot_;
   bool synced_once_ = false;
   LeaseOverlay overlay_;
+  // Bumped whenever what the leases and pod MACs are made of (snapshot_.leases, overlay_,
+  // host_leases_) changes: a round with nothing new skips rebuilding and comparing them, which
+  // at tens of thousands of leases is MBs of short-lived copies every second.
+  std::uint64_t lease_inputs_ = 0;
   Pushed pushed_;
 
   std::map<std::string, Master> masters_;  // attached by this agent, by interface name
