@@ -146,6 +146,8 @@ void DatapathService::sync(GuardInputs* snapshot) {
   const bool first = !synced_once_;
   if (snapshot != nullptr) {
     snapshot_ = std::move(*snapshot);  // a copy would be MBs per 10k pods
+    snapshot_leases_ = CompactLeases(snapshot_.leases);
+    snapshot_.leases = std::vector<datapath::Lease>();
     ++lease_inputs_;
     overlay_.settle(snapshot_.revision);
     std::erase_if(allocation_masters_,
@@ -172,7 +174,7 @@ void DatapathService::sync(GuardInputs* snapshot) {
                       attached.error().message);
   }
   // Read at the first sync only (later snapshots leave them out): not kept.
-  snapshot_.pods = {};
+  snapshot_.pods = std::vector<PodInterface>();  // `= {}` would keep the capacity
   if (first) sync_sockopt_netns();
   if (first) {
     // Pod guards an earlier run attached whose pods are gone (or that this run does not
@@ -230,9 +232,10 @@ void DatapathService::refresh_host() {
   host_leases_ = std::move(host);
 }
 
-// The pod leases (snapshot + overlay), plus the node's own addresses where no pod holds them.
-std::vector<datapath::Lease> DatapathService::desired_leases() const {
-  std::vector<datapath::Lease> leases = overlay_.merge(snapshot_.leases);
+// `leases` (the pods': snapshot + overlay), plus the node's own addresses where no pod holds
+// them.
+std::vector<datapath::Lease> DatapathService::with_host_leases(
+    std::vector<datapath::Lease> leases) const {
   for (const auto& own : host_leases_) {
     const bool taken = std::any_of(leases.begin(), leases.end(),
                                    [&](const datapath::Lease& l) { return l.ip == own.ip; });
@@ -264,17 +267,18 @@ Status DatapathService::push_maps() {
 // Leases, then the pod MACs derived from the pod leases (not the node's own).
 Status DatapathService::push_leases() {
   if (pushed_.leases_ok && pushed_.pod_macs_ok && pushed_.lease_inputs == lease_inputs_) return {};
-  const std::vector<datapath::Lease> leases = desired_leases();
+  const std::vector<datapath::Lease> pod_leases = overlay_.merge(snapshot_leases_.expand());
+  const std::vector<datapath::Lease> leases = with_host_leases(pod_leases);
   if (!pushed_.leases_ok || !pushed_.leases.same_as(leases)) {
     pushed_.leases_ok = false;
     auto stats = guard_.set_leases(leases);
     if (!stats) return stats.error();
     spdlog::debug("guard: leases +{} -{} ~{} ={}", stats->added, stats->removed, stats->changed,
                   stats->unchanged);
-    pushed_.leases = PushedLeases(leases);
+    pushed_.leases = CompactLeases(leases);
     pushed_.leases_ok = true;
   }
-  const std::vector<std::string> macs = macs_of(overlay_.merge(snapshot_.leases));
+  const std::vector<std::string> macs = macs_of(pod_leases);
   const auto same_macs = [&] {
     return std::equal(
         macs.begin(), macs.end(), pushed_.pod_macs.begin(), pushed_.pod_macs.end(),

@@ -97,7 +97,7 @@ class DatapathService final : public LeaseSink {
  private:
   struct Pushed {  // what the maps hold, as last written successfully
     std::vector<ipam::IpRange> pools, reserved;
-    PushedLeases leases;
+    CompactLeases leases;
     std::vector<datapath::Mac> pod_macs;  // canonical text (macs_of), kept as bytes
     bool pools_ok = false, reserved_ok = false, leases_ok = false, pod_macs_ok = false;
     std::uint64_t lease_inputs = 0;  // lease_inputs_ the leases and pod MACs were pushed for
@@ -116,7 +116,7 @@ class DatapathService final : public LeaseSink {
 
   // All with mu_ held.
   void refresh_host();
-  std::vector<datapath::Lease> desired_leases() const;
+  std::vector<datapath::Lease> with_host_leases(std::vector<datapath::Lease> leases) const;
   Status push_maps();
   Status push_leases();
   Status attach_master(const std::string& ifname, const Wanted& wanted);
@@ -135,7 +135,8 @@ class DatapathService final : public LeaseSink {
   // Pod interfaces this run guards, with their namespace's cookie (for the sockopt guard).
   std::map<PodInterface, std::uint64_t> pod_netns_;
   GuardSettings settings_;
-  GuardInputs snapshot_;
+  GuardInputs snapshot_;           // without its leases and pods (below; read at the first sync)
+  CompactLeases snapshot_leases_;  // snapshot_'s leases
   bool synced_once_ = false;
   LeaseOverlay overlay_;
   // Bumped whenever what the leases and pod MACs are made of (snapshot_.leases, overlay_,

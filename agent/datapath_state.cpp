@@ -134,10 +134,10 @@ bool is_text_of(const std::array<std::uint8_t, 6>& bytes, const std::string& tex
 
 }  // namespace
 
-PushedLeases::PushedLeases(const std::vector<datapath::Lease>& leases) {
+CompactLeases::CompactLeases(const std::vector<datapath::Lease>& leases) {
   entries_.reserve(leases.size());
   for (const auto& lease : leases) {
-    Entry entry{lease.ip, {}, false};
+    Entry entry{lease.ip.to_bytes(), lease.ip.family(), {}, false};
     if (auto mac = datapath::Mac::parse(lease.mac); mac && is_text_of(mac->bytes, lease.mac)) {
       entry.mac = mac->bytes;
       entry.canonical = true;
@@ -148,16 +148,31 @@ PushedLeases::PushedLeases(const std::vector<datapath::Lease>& leases) {
   }
 }
 
-bool PushedLeases::same_as(const std::vector<datapath::Lease>& leases) const {
+bool CompactLeases::same_as(const std::vector<datapath::Lease>& leases) const {
   if (leases.size() != entries_.size()) return false;
   for (std::size_t i = 0; i < leases.size(); ++i) {
     const Entry& entry = entries_[i];
-    if (entry.ip != leases[i].ip) return false;
+    if (entry.family != leases[i].ip.family() || entry.ip != leases[i].ip.to_bytes()) return false;
     if (entry.canonical ? !is_text_of(entry.mac, leases[i].mac)
-                        : odd_macs_.at(entry.ip) != leases[i].mac)
+                        : odd_macs_.at(entry.address()) != leases[i].mac)
       return false;
   }
   return true;
+}
+
+std::vector<datapath::Lease> CompactLeases::expand() const {
+  std::vector<datapath::Lease> leases;
+  leases.reserve(entries_.size());
+  for (const Entry& entry : entries_) {
+    const ipam::IpAddress ip = entry.address();
+    if (entry.canonical) {
+      const std::array<char, 17> text = mac_text(entry.mac);
+      leases.push_back({ip, std::string(text.begin(), text.end())});
+    } else {
+      leases.push_back({ip, odd_macs_.at(ip)});
+    }
+  }
+  return leases;
 }
 
 std::vector<std::string> macs_of(const std::vector<datapath::Lease>& leases) {

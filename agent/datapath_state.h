@@ -92,21 +92,25 @@ class LeaseOverlay {
 // The distinct MACs of `leases`, lower case and sorted.
 std::vector<std::string> macs_of(const std::vector<datapath::Lease>& leases);
 
-// Leases as last pushed to the guard, kept to tell whether the next push changes anything:
-// a MAC in canonical text ("aa:bb:cc:dd:ee:ff") as its 6 bytes, any other text as written.
-// A third of the space of the leases themselves, which is MBs at tens of thousands of pods.
-class PushedLeases {
+// Leases kept between pushes (the snapshot's, and what was last pushed, to tell whether the
+// next push changes anything): a MAC in canonical text ("aa:bb:cc:dd:ee:ff") as its 6 bytes,
+// any other text as written. A quarter of the space of a vector of Lease, which is MBs at
+// tens of thousands of pods.
+class CompactLeases {
  public:
-  PushedLeases() = default;
-  explicit PushedLeases(const std::vector<datapath::Lease>& leases);
+  CompactLeases() = default;
+  explicit CompactLeases(const std::vector<datapath::Lease>& leases);
   bool same_as(const std::vector<datapath::Lease>& leases) const;
+  std::vector<datapath::Lease> expand() const;  // the leases it was made of
   std::size_t size() const { return entries_.size(); }
 
  private:
-  struct Entry {
-    ipam::IpAddress ip;
+  struct Entry {  // 24 bytes: an IpAddress alone is 32 (its 128-bit value is 16-aligned)
+    std::array<std::uint8_t, 16> ip{};  // IpAddress::to_bytes
+    ipam::IpFamily family = ipam::IpFamily::v4;
     std::array<std::uint8_t, 6> mac{};
-    bool canonical = false;  // else the text is in odd_macs_ under ip
+    bool canonical = false;  // else the text is in odd_macs_ under the address
+    ipam::IpAddress address() const { return ipam::IpAddress::from_bytes(family, ip.data()); }
   };
   std::vector<Entry> entries_;
   std::map<ipam::IpAddress, std::string> odd_macs_;

@@ -237,13 +237,14 @@ TEST_F(DatapathStateTest, PodsOnlyWhenAsked) {
   EXPECT_EQ(lease_texts(without.leases), lease_texts(with.leases));
 }
 
-TEST(PushedLeasesTest, SameAsExactlyTheLeasesItWasMadeOf) {
+TEST(CompactLeasesTest, SameAsAndExpandGiveExactlyTheLeasesItWasMadeOf) {
   const std::vector<datapath::Lease> leases{{ip("10.6.168.133"), "aa:bb:cc:00:00:01"},
                                             {ip("10.6.168.134"), "AA:BB:CC:00:00:02"},
                                             {ip("fd00:6::12"), "odd"}};
-  const PushedLeases pushed(leases);
+  const CompactLeases pushed(leases);
   EXPECT_EQ(pushed.size(), 3u);
   EXPECT_TRUE(pushed.same_as(leases));
+  EXPECT_EQ(lease_texts(pushed.expand()), lease_texts(leases));
   auto changed = leases;
   changed[0].mac = "aa:bb:cc:00:00:09";
   EXPECT_FALSE(pushed.same_as(changed));
@@ -259,7 +260,7 @@ TEST(PushedLeasesTest, SameAsExactlyTheLeasesItWasMadeOf) {
   changed = leases;
   changed.pop_back();
   EXPECT_FALSE(pushed.same_as(changed));
-  EXPECT_TRUE(PushedLeases().same_as({}));
+  EXPECT_TRUE(CompactLeases().same_as({}));
 }
 
 }  // namespace
