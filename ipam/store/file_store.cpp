@@ -551,7 +551,7 @@ namespace {
 
 // Stores opened with the default options, by directory: one mirror per process. The agent
 // opens the same store twice (the allocator, and the conflict monitor's own connection);
-// with 65,536 allocations each mirror holds tens of MB, and two of them in one process would
+// with 65,536 allocations each mirror's index holds about 10 MB, and two of them would
 // only ever hold the same keys. Sharing one is what another process would see anyway: every
 // call catches up under the flock, and commits of either wake the other's watches at once.
 struct OpenStores {

@@ -17,6 +17,11 @@
 // and atomically replaces the log by one starting at R - keep_records that holds the last
 // records again; history (for watches) reaches back to the log's start revision, which is
 // therefore the compacted revision every process agrees on.
+//
+// In memory each process keeps an index: every key with its revisions and where its value's
+// JSON text lies (snapshot or log: offset and length). Reads fetch and decode values from the
+// files; watches read history back from the log's records. A file that another process
+// replaces stays open while the index points into it, so a rename never changes what is read.
 #pragma once
 
 #include <chrono>
