@@ -42,10 +42,13 @@ bool header_ok(std::string_view data, std::size_t at) {
 
 }  // namespace
 
+std::uint32_t crc32_update(std::uint32_t state, std::string_view piece) {
+  for (unsigned char byte : piece) state = kCrcTable[(state ^ byte) & 0xff] ^ (state >> 8);
+  return state;
+}
+
 std::uint32_t crc32(std::string_view data) {
-  std::uint32_t c = 0xFFFFFFFFu;
-  for (unsigned char byte : data) c = kCrcTable[(c ^ byte) & 0xff] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
+  return crc32_end(crc32_update(crc32_begin(), data));
 }
 
 Error corrupt_file_error(const std::string& path, const std::string& what) {
@@ -133,27 +136,38 @@ std::string frame_snapshot(std::string_view body) {
   return out;
 }
 
+std::optional<SnapshotHeader> parse_snapshot_header(std::string_view file_start) {
+  const auto newline = file_start.find('\n');
+  if (!file_start.starts_with(kSnapshotTag) || newline == std::string_view::npos)
+    return std::nullopt;
+  const std::string_view line =
+      file_start.substr(kSnapshotTag.size(), newline - kSnapshotTag.size());
+  SnapshotHeader header;
+  header.size = newline + 1;
+  const char* p = line.data();
+  const char* end = line.data() + line.size();
+  if (!line.starts_with("crc32=") || line.size() <= 21 || line.substr(14, 7) != " bytes=")
+    return std::nullopt;
+  if (std::from_chars(p + 6, p + 14, header.crc, 16).ptr != p + 14 ||
+      std::from_chars(p + 21, end, header.bytes).ptr != end)
+    return std::nullopt;
+  return header;
+}
+
 Result<std::string_view> unframe_snapshot(std::string_view file, const std::string& path) {
   const auto newline = file.find('\n');
   if (!file.starts_with(kSnapshotTag) || newline == std::string_view::npos)
     return corrupt_file_error(path, "this is not an ipfence store snapshot (bad first line)");
-  const std::string_view line = file.substr(kSnapshotTag.size(), newline - kSnapshotTag.size());
-  std::uint32_t crc = 0;
-  std::size_t bytes = 0;
-  const char* p = line.data();
-  const char* end = line.data() + line.size();
-  bool parsed = line.starts_with("crc32=") && line.size() > 21 && line.substr(14, 7) == " bytes=";
-  if (parsed) {
-    parsed = std::from_chars(p + 6, p + 14, crc, 16).ptr == p + 14 &&
-             std::from_chars(p + 21, end, bytes).ptr == end;
-  }
-  if (!parsed) return corrupt_file_error(path, "the snapshot header line is damaged");
-  const std::string_view body = file.substr(newline + 1);
-  if (body.size() != bytes)
+  const auto header = parse_snapshot_header(file);
+  if (!header) return corrupt_file_error(path, "the snapshot header line is damaged");
+  const std::string_view body = file.substr(header->size);
+  if (body.size() != header->bytes)
     return corrupt_file_error(path, "the snapshot has " + std::to_string(body.size()) +
                                         " bytes of data where its header says " +
-                                        std::to_string(bytes) + " (truncated or appended to)");
-  if (crc32(body) != crc) return corrupt_file_error(path, "the snapshot has a bad checksum");
+                                        std::to_string(header->bytes) +
+                                        " (truncated or appended to)");
+  if (crc32(body) != header->crc)
+    return corrupt_file_error(path, "the snapshot has a bad checksum");
   return body;
 }
 

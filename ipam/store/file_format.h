@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,15 @@
 namespace ipfence::store {
 
 std::uint32_t crc32(std::string_view data);
+// CRC32 over data that arrives in pieces: start from crc32_begin(), feed every piece in order,
+// and crc32_end() gives what crc32() of the whole would.
+inline constexpr std::uint32_t crc32_begin() {
+  return 0xFFFFFFFFu;
+}
+std::uint32_t crc32_update(std::uint32_t state, std::string_view piece);
+inline constexpr std::uint32_t crc32_end(std::uint32_t state) {
+  return state ^ 0xFFFFFFFFu;
+}
 
 inline constexpr std::size_t kWalHeaderSize = 24;
 inline constexpr std::size_t kRecordHeaderSize = 16;
@@ -53,6 +63,14 @@ Result<WalScan> scan_records(std::string_view data, std::uint64_t base, const st
 std::string frame_snapshot(std::string_view body);
 // Just the first line that frame_snapshot puts before `body`.
 std::string snapshot_header(std::string_view body);
+// The first line of a snapshot file: what it says of the body, and its own length (with the
+// newline). nullopt when `file_start` does not begin with a whole, good header line.
+struct SnapshotHeader {
+  std::uint32_t crc = 0;
+  std::size_t bytes = 0;
+  std::size_t size = 0;
+};
+std::optional<SnapshotHeader> parse_snapshot_header(std::string_view file_start);
 // The body, after checking the header line, length and checksum.
 Result<std::string_view> unframe_snapshot(std::string_view file, const std::string& path);
 

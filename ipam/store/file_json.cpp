@@ -310,6 +310,57 @@ bool scan_snapshot_lines(std::string_view body, std::int64_t* revision,
 
 }  // namespace
 
+bool SnapshotLineReader::feed(std::string_view piece) {
+  if (stopped_) return false;
+  carry_.append(piece);
+  std::size_t start = 0;
+  for (std::size_t newline; (newline = carry_.find('\n', start)) != std::string::npos;
+       start = newline + 1) {
+    if (!line(std::string_view(carry_).substr(start, newline - start), carry_offset_ + start)) {
+      stopped_ = true;
+      return false;
+    }
+  }
+  carry_.erase(0, start);
+  carry_offset_ += start;
+  return true;
+}
+
+// One line of "{"revision":R,"kvs":[", item lines separated by commas, "]}".
+bool SnapshotLineReader::line(std::string_view text, std::uint64_t offset) {
+  switch (state_) {
+    case State::head: {
+      constexpr std::string_view kHead = "{\"revision\":";
+      constexpr std::string_view kKvs = ",\"kvs\":[";
+      if (!text.starts_with(kHead) || !text.ends_with(kKvs)) return false;
+      const char* p = text.data() + kHead.size();
+      const char* end = text.data() + text.size() - kKvs.size();
+      auto [after, ec] = std::from_chars(p, end, revision_);
+      if (ec != std::errc() || after != end || p == end || revision_ < 0) return false;
+      state_ = State::items;
+      return true;
+    }
+    case State::items: {
+      if (text == "]}") {
+        state_ = State::closed;
+        return !(have_item_ && item_had_comma_);
+      }
+      if (have_item_ && !item_had_comma_) return false;
+      item_had_comma_ = text.ends_with(',');
+      if (item_had_comma_) text.remove_suffix(1);
+      have_item_ = true;
+      try {
+        return on_item_(snapshot_item(json::parse(text), revision_, text, offset));
+      } catch (const std::exception&) {
+        return false;
+      }
+    }
+    case State::closed:
+      return false;
+  }
+  return false;
+}
+
 Status scan_snapshot(std::string_view body, std::int64_t* revision,
                      const std::function<bool(SnapshotItem&& item)>& on_item) {
   try {

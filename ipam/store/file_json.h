@@ -73,6 +73,34 @@ struct SnapshotItem {
 Status scan_snapshot(std::string_view body, std::int64_t* revision,
                      const std::function<bool(SnapshotItem&& item)>& on_item);
 
+// Reads SnapshotWriter's layout as it arrives in pieces, so that a 45 MB snapshot is never
+// held whole. It stops at anything else (another layout, a line that does not decode, a
+// duplicate key): the caller then reads the file whole with scan_snapshot, which says what is
+// wrong. SnapshotItem::value_text offsets count from the start of the body.
+class SnapshotLineReader {
+ public:
+  explicit SnapshotLineReader(std::function<bool(SnapshotItem&& item)> on_item)
+      : on_item_(std::move(on_item)) {}
+  // The next bytes of the body. False: stopped (see above).
+  bool feed(std::string_view piece);
+  // After the last piece: whether the body was complete.
+  bool finish() const { return !stopped_ && state_ == State::closed && carry_.empty(); }
+  std::int64_t revision() const { return revision_; }
+
+ private:
+  enum class State { head, items, closed };
+  bool line(std::string_view text, std::uint64_t offset);
+
+  std::function<bool(SnapshotItem&&)> on_item_;
+  std::string carry_;               // an unfinished line
+  std::uint64_t carry_offset_ = 0;  // where carry_ starts in the body
+  State state_ = State::head;
+  bool stopped_ = false;
+  bool have_item_ = false;
+  bool item_had_comma_ = false;
+  std::int64_t revision_ = 0;
+};
+
 // The whole snapshot in memory: for first start and tests.
 struct SnapshotData {
   std::int64_t revision = 0;

@@ -194,6 +194,9 @@ struct FileStore::Impl {
   Status initialize();
   Status open_wal(UniqueFd fd, std::string* data);
   Status load(bool exclusive);
+  bool add_item(Index& built, SnapshotItem&& item, std::uint64_t body_offset,
+                std::uint32_t segment);
+  Result<std::optional<Index>> stream_snapshot(std::uint32_t segment);
   Result<Index> index_snapshot(std::string_view body, std::uint64_t body_offset,
                                std::uint32_t segment);
   Status replay(std::string_view data, std::uint64_t base, bool exclusive, bool fresh);
@@ -273,13 +276,27 @@ Status FileStore::Impl::open_wal(UniqueFd fd, std::string* data) {
 // Reads everything from scratch: the snapshot, then the whole log.
 Status FileStore::Impl::load(bool exclusive) {
   IPF_ASSIGN_OR_RETURN(auto snapshot_fd, open_file(snapshot_path, O_RDONLY));
-  IPF_ASSIGN_OR_RETURN(auto text, read_from(snapshot_fd.get(), snapshot_path, 0));
-  IPF_ASSIGN_OR_RETURN(auto body, unframe_snapshot(text, snapshot_path));
+  const int snapshot = snapshot_fd.get();
   const auto segment = segments.add_file(std::move(snapshot_fd), snapshot_path);
-  auto fresh = index_snapshot(body, static_cast<std::uint64_t>(body.data() - text.data()), segment);
+  auto streamed = stream_snapshot(segment);
+  Result<Index> fresh = streamed.ok() ? Result<Index>(Index()) : Result<Index>(streamed.error());
+  if (streamed.ok() && *streamed) {
+    fresh = std::move(**streamed);
+  } else if (streamed.ok()) {
+    // Another layout, or damage: the whole file, checked first, then parsed whole.
+    auto text = read_from(snapshot, snapshot_path, 0);
+    auto body =
+        text.ok() ? unframe_snapshot(*text, snapshot_path) : Result<std::string_view>(text.error());
+    if (body.ok()) {
+      fresh =
+          index_snapshot(*body, static_cast<std::uint64_t>(body->data() - text->data()), segment);
+      if (!fresh.ok()) fresh = corrupt_file_error(snapshot_path, fresh.error().message);
+    } else {
+      fresh = body.error();
+    }
+  }
   segments.unref(segment);  // the keys hold it now (if any)
-  if (!fresh.ok()) return corrupt_file_error(snapshot_path, fresh.error().message);
-  std::string().swap(text);
+  if (!fresh.ok()) return fresh.error();
 
   auto fd = open_file(wal_path, O_RDWR);
   std::string data;
@@ -298,23 +315,64 @@ Status FileStore::Impl::load(bool exclusive) {
   return replay(std::string_view(data).substr(kWalHeaderSize), kWalHeaderSize, exclusive, true);
 }
 
-// The keys of a snapshot body (at `body_offset` in segment `segment`), each referencing the
-// segment, or the spill buffer for a value whose text could not be located.
+// Adds a snapshot's key to `built`, referencing the snapshot's segment (whose body starts at
+// `body_offset`), or the spill buffer for a value whose text could not be located. False for
+// a key that is there already.
+bool FileStore::Impl::add_item(Index& built, SnapshotItem&& item, std::uint64_t body_offset,
+                               std::uint32_t segment) {
+  if (built.find(item.key)) return false;
+  ValueLocation at;
+  if (item.value_text) {
+    at = {body_offset + item.value_text->offset, item.value_text->length, segment};
+    segments.ref(segment);
+  } else {
+    at = segments.spill(encode_value(item.value));
+  }
+  built.insert(item.key, Index::Entry{item.create_revision, item.mod_revision, item.version, at});
+  return true;
+}
+
+// The keys of the snapshot in `segment`, read a piece at a time and checked against the
+// header's length and checksum at the end. nullopt when the file is not laid out as this code
+// writes it, or is damaged: the caller reads it whole, which says what is wrong.
+Result<std::optional<Index>> FileStore::Impl::stream_snapshot(std::uint32_t segment) {
+  constexpr std::size_t kPiece = 256 * 1024;
+  IPF_ASSIGN_OR_RETURN(auto head, segments.read(segment, 0, 256));
+  const auto header = parse_snapshot_header(head);
+  if (!header) return std::optional<Index>();
+  Index built;
+  SnapshotLineReader reader(
+      [&](SnapshotItem&& item) { return add_item(built, std::move(item), header->size, segment); });
+  std::uint32_t crc = crc32_begin();
+  std::uint64_t at = header->size;
+  bool good = true;
+  while (good) {
+    auto piece = segments.read(segment, at, kPiece);
+    if (!piece.ok()) {
+      release(built);
+      return piece.error();
+    }
+    if (piece->empty()) break;
+    crc = crc32_update(crc, *piece);
+    at += piece->size();
+    good = reader.feed(*piece);
+  }
+  if (!good || !reader.finish() || at - header->size != header->bytes ||
+      crc32_end(crc) != header->crc) {
+    release(built);
+    return std::optional<Index>();
+  }
+  built.set_revision(reader.revision());
+  return std::optional<Index>(std::move(built));
+}
+
+// The keys of a snapshot body (at `body_offset` in segment `segment`).
 Result<Index> FileStore::Impl::index_snapshot(std::string_view body, std::uint64_t body_offset,
                                               std::uint32_t segment) {
   std::int64_t revision = 0;
   Index built;
   auto scanned = scan_snapshot(body, &revision, [&](SnapshotItem&& item) {
-    if (built.find(item.key)) return false;
-    ValueLocation at;
-    if (item.value_text) {
-      at = {body_offset + item.value_text->offset, item.value_text->length, segment};
-      segments.ref(segment);
-    } else {
-      at = segments.spill(encode_value(item.value));
-    }
-    built.insert(item.key, Index::Entry{item.create_revision, item.mod_revision, item.version, at});
-    return true;
+    return add_item(built, std::move(item), body_offset, segment);
   });
   if (!scanned.ok()) {
     release(built);

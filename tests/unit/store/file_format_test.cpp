@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "ipam/store/file_json.h"
 
@@ -151,6 +152,57 @@ TEST(FileJson, SnapshotsInAnotherLayoutDecodeTheSame) {
   std::string cut = lines;
   cut.erase(cut.find(",\n") + 1, 5);
   EXPECT_EQ(decode_snapshot(cut).error().code, ErrorCode::corrupt) << cut;
+}
+
+// The file store reads its snapshot a piece at a time: wherever the pieces split it, the
+// reader sees what decode_snapshot sees, and it stops at any other layout or damage (the store
+// then reads the file whole, which reports what is wrong).
+TEST(FileJson, SnapshotLineReaderSeesWhatDecodeSeesAndStopsAtAnythingElse) {
+  std::map<std::string, KeyValue> kvs{{"a", KeyValue{"a", "1", 2, 5, 3}},
+                                      {"b\xff", KeyValue{"b\xff", "x\ny\"", 7, 7, 1}},
+                                      {"c", KeyValue{"c", std::string(5000, 'z'), 8, 9, 2}}};
+  const std::string body = encode_snapshot(9, kvs);
+  // What a reader fed `body` in pieces of `size` bytes makes of it (nullopt: it stopped).
+  auto read = [](const std::string& text, std::size_t size) {
+    std::map<std::string, KeyValue> seen;
+    SnapshotLineReader reader([&](SnapshotItem&& item) {
+      std::string value = item.value;
+      if (item.value_text)
+        value = *decode_value(
+            std::string_view(text).substr(item.value_text->offset, item.value_text->length));
+      auto key = item.key;
+      return seen
+          .emplace(key,
+                   KeyValue{item.key, value, item.create_revision, item.mod_revision, item.version})
+          .second;
+    });
+    bool fed = true;
+    for (std::size_t at = 0; fed && at < text.size(); at += size)
+      fed = reader.feed(std::string_view(text).substr(at, size));
+    return fed && reader.finish() && reader.revision() == 9
+               ? std::optional<std::map<std::string, KeyValue>>(seen)
+               : std::nullopt;
+  };
+  for (std::size_t size : {1, 2, 7, 100, 4096, 1 << 20}) {
+    SCOPED_TRACE(size);
+    EXPECT_EQ(read(body, size), kvs);
+  }
+  std::string duplicate = body;
+  duplicate.replace(duplicate.find("\"c\""), 3, "\"a\"");
+  std::string no_comma = body;
+  no_comma.erase(no_comma.find(",\n"), 1);
+  std::string extra_comma = body;
+  extra_comma.insert(extra_comma.rfind("\n]}"), ",");
+  const std::vector<std::string> others = {nlohmann::json::parse(body).dump(2),
+                                           duplicate,
+                                           no_comma,
+                                           extra_comma,
+                                           body.substr(0, body.size() - 1),
+                                           body + "\n",
+                                           body.substr(0, body.size() / 2),
+                                           "{\"revision\":-1,\"kvs\":[\n]}\n"};
+  for (const auto& other : others) EXPECT_EQ(read(other, 64), std::nullopt) << other;
+  EXPECT_EQ(read(encode_snapshot(9, {}), 3), (std::map<std::string, KeyValue>{}));
 }
 
 // Values are decoded one at a time as the store reads them, mostly without the JSON parser:
