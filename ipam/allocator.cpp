@@ -112,9 +112,11 @@ Allocator::Allocator(store::Store& store, Options options)
 }
 
 Status Allocator::resync() {
-  IPF_ASSIGN_OR_RETURN(auto list, store_.list(""));
-  IPF_ASSIGN_OR_RETURN(watch_, store_.watch("", list.revision));
-  state_ = ClusterState::from_list(list);
+  // Key by key (ClusterState::load): a whole ListResult of a big store is tens of MB more at
+  // start-up, the agent's peak.
+  IPF_ASSIGN_OR_RETURN(auto loaded, ClusterState::load(store_));
+  IPF_ASSIGN_OR_RETURN(watch_, store_.watch("", loaded.second));
+  state_ = std::move(loaded.first);
   cursors_.clear();
   loaded_ = true;
   return {};

@@ -60,6 +60,16 @@ ClusterState ClusterState::from_list(const store::ListResult& list) {
   return state;
 }
 
+Result<std::pair<ClusterState, std::int64_t>> ClusterState::load(store::Store& store) {
+  ClusterState state;
+  IPF_ASSIGN_OR_RETURN(std::int64_t revision,
+                       store.list_each("", [&state](const store::KeyValue& kv) {
+                         state.apply_put(kv.key, kv.value, kv.mod_revision, kv.create_revision);
+                       }));
+  state.revision_ = std::max(state.revision_, revision);
+  return std::make_pair(std::move(state), revision);
+}
+
 // Allocations and attachments (nearly every key of a big store) carry their own revision;
 // key_revisions_ holds the rest: other kinds, deletes (tombstones) and unreadable records.
 std::int64_t ClusterState::applied_revision(const std::string& key) const {

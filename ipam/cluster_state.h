@@ -86,6 +86,9 @@ class ClusterState {
 
   ClusterState() = default;
   static ClusterState from_list(const store::ListResult& list);
+  // The view of everything in `store`, built key by key as the store lists it (list_each),
+  // never holding a second copy of every key and value; and the revision it reflects.
+  static Result<std::pair<ClusterState, std::int64_t>> load(store::Store& store);
 
   // Applies one change; returns true when the view changed.
   bool apply(const store::Event& event);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "ipam/cluster_state.h"
+#include "ipam/store/memory_store.h"
 
 namespace ipfence::ipam {
 namespace {
@@ -227,6 +228,34 @@ TEST(ClusterStateAllocations, ManyAllocationsIterateInAddressOrder) {
     EXPECT_EQ(stored.record.container_id(), "c" + std::to_string(expected));
     expected += 2;
   }
+}
+
+// Loading key by key from the store gives the view a whole list gives.
+TEST(ClusterStateAllocations, LoadIsFromListWithoutTheList) {
+  store::MemoryStore store;
+  ASSERT_TRUE(store.create("ippools/p", pool_json("p", "10.0.0.1-10.0.0.100")).ok());
+  for (int i = 1; i <= 20; ++i) {
+    Allocation a = full("10.0.0." + std::to_string(i));
+    a.pool = "p";
+    ASSERT_TRUE(store.create(keys::ip("p", a.ip), nlohmann::json(a).dump()).ok());
+  }
+  ASSERT_TRUE(store.create("ips/gone/10.0.0.200", nlohmann::json(full("10.0.0.200")).dump()).ok());
+  auto listed = store.list("");
+  ASSERT_TRUE(listed.ok());
+  const ClusterState from_list = ClusterState::from_list(*listed);
+  auto loaded = ClusterState::load(store);
+  ASSERT_TRUE(loaded.ok());
+  const ClusterState& state = loaded->first;
+  EXPECT_EQ(loaded->second, listed->revision);
+  EXPECT_EQ(state.revision(), from_list.revision());
+  ASSERT_EQ(state.pool("p")->allocations.size(), 20u);
+  for (const auto& [value, stored] : from_list.pool("p")->allocations) {
+    const IpAddress address = stored.record.ip(value);
+    ASSERT_NE(state.allocation(address), nullptr);
+    EXPECT_EQ(state.allocation(address)->allocation(address), stored.allocation(address));
+    EXPECT_EQ(state.allocation(address)->mod_revision, stored.mod_revision);
+  }
+  EXPECT_EQ(state.orphan_allocations().size(), 1u);
 }
 
 }  // namespace
