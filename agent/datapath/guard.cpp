@@ -238,9 +238,7 @@ Result<Attachment> Guard::attach(const AttachTarget& target) {
     // between (attached() finds it), and the first frame counted has its row. A mode set
     // earlier is kept.
     const ipf_iface_key key{out.netns_cookie, static_cast<__u32>(out.ifindex), 0};
-    const ipf_iface_config defaults{static_cast<__u8>(impl_->options.default_mode),
-                                    static_cast<__u8>(impl_->options.default_policy), 0};
-    const Status recorded = impl_->write_iface_config(key, defaults, /*only_if_absent=*/true);
+    const Status recorded = impl_->update_iface_config(key, [](ipf_iface_config&) {});
     // A master must be recorded (attached() finds it by its entry). A pod interface without
     // one still runs, with the defaults and per-key counters, when the map is full.
     if (!recorded && (own_netns || recorded.error().code != ErrorCode::exhausted)) return recorded;

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <set>
 #include <tuple>
@@ -60,15 +61,17 @@ Status zero_row(int counters_fd, __u16 row) {
 
 }  // namespace
 
-Status Guard::Impl::write_iface_config(const ipf_iface_key& key, const ipf_iface_config& wanted,
-                                       bool only_if_absent) const {
+Status Guard::Impl::update_iface_config(
+    const ipf_iface_key& key, const std::function<void(ipf_iface_config&)>& change) const {
   const int cfg_fd = fd(GuardMap::iface_config);
-  ipf_iface_config current{};
+  ipf_iface_config current{static_cast<__u8>(options.default_mode),
+                           static_cast<__u8>(options.default_policy), 0};
   const int err = bpf_map_lookup_elem(cfg_fd, &key, &current);
   if (err != 0 && err != -ENOENT) return os_error("read ipf_iface_cfg", err);
   const bool exists = err == 0;
-  ipf_iface_config value = exists && only_if_absent ? current : wanted;
-  value.counter_slot = exists ? current.counter_slot : 0;
+  ipf_iface_config value = current;
+  change(value);
+  value.counter_slot = current.counter_slot;
   if (exists && std::memcmp(&value, &current, sizeof(value)) == 0 && value.counter_slot != 0)
     return {};  // nothing to change
   if (value.counter_slot == 0) {
@@ -93,7 +96,7 @@ Status Guard::Impl::write_iface_config(const ipf_iface_key& key, const ipf_iface
 Status Guard::Impl::give_counter_rows() const {
   IPF_ASSIGN_OR_RETURN(auto entries, config_entries(fd(GuardMap::iface_config)));
   for (const auto& [key, cfg] : entries) {
-    if (cfg.counter_slot == 0) IPF_TRY(write_iface_config(key, cfg, /*only_if_absent=*/true));
+    if (cfg.counter_slot == 0) IPF_TRY(update_iface_config(key, [](ipf_iface_config&) {}));
   }
   return {};
 }
@@ -109,17 +112,14 @@ Result<IfaceConfig> Guard::iface_config(const IfaceKey& iface) const {
 }
 
 Status Guard::set_mode(const IfaceKey& iface, Mode mode) {
-  IPF_ASSIGN_OR_RETURN(IfaceConfig cfg, iface_config(iface));
-  const ipf_iface_key key{iface.netns_cookie, iface.ifindex, 0};
-  return impl_->write_iface_config(key, {static_cast<__u8>(mode), static_cast<__u8>(cfg.policy), 0},
-                                   /*only_if_absent=*/false);
+  return impl_->update_iface_config({iface.netns_cookie, iface.ifindex, 0},
+                                    [&](ipf_iface_config& c) { c.mode = static_cast<__u8>(mode); });
 }
 
 Status Guard::set_reserved_policy(const IfaceKey& iface, ReservedPolicy policy) {
-  IPF_ASSIGN_OR_RETURN(IfaceConfig cfg, iface_config(iface));
-  const ipf_iface_key key{iface.netns_cookie, iface.ifindex, 0};
-  return impl_->write_iface_config(key, {static_cast<__u8>(cfg.mode), static_cast<__u8>(policy), 0},
-                                   /*only_if_absent=*/false);
+  return impl_->update_iface_config(
+      {iface.netns_cookie, iface.ifindex, 0},
+      [&](ipf_iface_config& c) { c.reserved_policy = static_cast<__u8>(policy); });
 }
 
 Result<std::vector<CounterRow>> Guard::counters() const {

@@ -60,10 +60,11 @@ struct Guard::Impl {
 
   bpf_map* map(GuardMap which) const;
   int fd(GuardMap which) const { return bpf_map__fd(map(which)); }
-  // Writes the config entry of `key` (mode and policy; its counter row is kept, or a free one
-  // given and zeroed). `only_if_absent`: leave an existing entry's mode and policy alone.
-  Status write_iface_config(const ipf_iface_key& key, const ipf_iface_config& wanted,
-                            bool only_if_absent) const;
+  // Applies `change` to the config entry of `key` (to the defaults when it has none) and
+  // writes it if anything changed or it has no counter row yet: a free row is given and
+  // zeroed. An unchanged entry with a row costs one lookup.
+  Status update_iface_config(const ipf_iface_key& key,
+                             const std::function<void(ipf_iface_config&)>& change) const;
   // Gives every config entry without a counter row one (entries an older agent wrote).
   Status give_counter_rows() const;
   // Deletes the config and counter entries of every interface `which` selects; returns how

@@ -66,12 +66,8 @@ std::uint64_t row_packets(const Guard& guard, __u16 row) {
 class GuardIfaceCountersTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    datapath::GuardOptions options;
-    options.pin_dir.clear();
-    auto guard = Guard::open(options);
-    ASSERT_TRUE(guard.ok()) << guard.error().message;
-    guard_.emplace(std::move(*guard));
-    load_world(*guard_, world_);
+    open_private_guard(guard_, world_);
+    if (HasFatalFailure()) return;
     iface_ = test_iface(*guard_);
   }
 

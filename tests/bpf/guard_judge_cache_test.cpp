@@ -22,14 +22,7 @@ constexpr int kRepeat = 8;  // the first run fills the slot, the others hit it
 
 class GuardJudgeCacheTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    datapath::GuardOptions options;
-    options.pin_dir.clear();  // private, unpinned maps
-    auto guard = Guard::open(options);
-    ASSERT_TRUE(guard.ok()) << guard.error().message;
-    guard_.emplace(std::move(*guard));
-    load_world(*guard_, world_);
-  }
+  void SetUp() override { open_private_guard(guard_, world_); }
 
   std::uint32_t verdict(const Bytes& frame, int repeat = kRepeat) {
     const RunResult r = run_frame(guard_->prog_fd(), frame, repeat);

@@ -39,14 +39,7 @@ bool test_run_may_refuse(const Bytes& f) {
 
 class GuardMalformedTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    datapath::GuardOptions options;
-    options.pin_dir.clear();
-    auto guard = Guard::open(options);
-    ASSERT_TRUE(guard.ok()) << guard.error().message;
-    guard_.emplace(std::move(*guard));
-    load_world(*guard_, world_);
-  }
+  void SetUp() override { open_private_guard(guard_, world_); }
 
   World world_ = standard_world();
   std::optional<Guard> guard_;

@@ -23,12 +23,8 @@ class GuardNetnsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(other_.ok()) << "cannot create a network namespace";
-    datapath::GuardOptions options;
-    options.pin_dir.clear();  // private, unpinned maps
-    auto guard = Guard::open(options);
-    ASSERT_TRUE(guard.ok()) << guard.error().message;
-    guard_.emplace(std::move(*guard));
-    load_world(*guard_, standard_world());
+    open_private_guard(guard_, standard_world());
+    if (HasFatalFailure()) return;
     auto cookie = datapath::netns_cookie(other_.path());
     ASSERT_TRUE(cookie.ok()) << cookie.error().message;
     here_ = test_iface(*guard_);

@@ -36,14 +36,7 @@ PacketCase pass_counted(std::string name, Bytes frame, Reason reason,
 
 class GuardPacketTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    datapath::GuardOptions options;
-    options.pin_dir.clear();  // private, unpinned maps
-    auto guard = Guard::open(options);
-    ASSERT_TRUE(guard.ok()) << guard.error().message;
-    guard_.emplace(std::move(*guard));
-    load_world(*guard_, standard_world());
-  }
+  static void SetUpTestSuite() { open_private_guard(guard_, standard_world()); }
   static void TearDownTestSuite() { guard_.reset(); }
 
   void SetUp() override {

@@ -8,6 +8,7 @@
 #include <linux/pkt_cls.h>
 
 #include <map>
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -64,6 +65,16 @@ inline void load_world(Guard& guard, const World& w) {
   ASSERT_TRUE(guard.set_reserved(w.reserved).ok());
   ASSERT_TRUE(guard.set_leases(w.leases).ok());
   ASSERT_TRUE(guard.set_pod_macs(w.pod_macs).ok());
+}
+
+// A guard on private (unpinned) maps, loaded with `w`: the fixture of the packet tests.
+inline void open_private_guard(std::optional<Guard>& out, const World& w) {
+  datapath::GuardOptions options;
+  options.pin_dir.clear();
+  auto guard = Guard::open(options);
+  ASSERT_TRUE(guard.ok()) << guard.error().message;
+  out.emplace(std::move(*guard));
+  load_world(*out, w);
 }
 
 struct RunResult {
