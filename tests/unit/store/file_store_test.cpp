@@ -411,10 +411,11 @@ std::map<std::string, std::string> put_tricky(Store& store, const std::string& s
   return want;
 }
 
+// Every key under `prefix` (by list) and each of `want` (by get) holds its value.
 void expect_values(Store& store, const std::map<std::string, std::string>& want,
-                   const std::string& when) {
+                   const std::string& when, const std::string& prefix = "v") {
   SCOPED_TRACE(when);
-  auto listed = store.list("v");
+  auto listed = store.list(prefix);
   ASSERT_TRUE(listed.ok()) << listed.error().message;
   std::map<std::string, std::string> got;
   for (const auto& kv : listed->kvs) got[kv.key] = kv.value;
@@ -528,12 +529,7 @@ TEST_F(FileStoreTest, FilesInAnotherLayoutStillServeTheirValues) {
   std::map<std::string, std::string> want = {
       {"a", "spaced, \"quoted\""}, {"b", "\xff"}, {"c", "3"}};
   auto check = [&](Store& store, const std::string& when) {
-    SCOPED_TRACE(when);
-    auto listed = store.list("");
-    ASSERT_TRUE(listed.ok()) << listed.error().message;
-    std::map<std::string, std::string> got;
-    for (const auto& kv : listed->kvs) got[kv.key] = kv.value;
-    EXPECT_EQ(got, want);
+    expect_values(store, want, when, /*prefix=*/"");
   };
   auto store = open();
   ASSERT_TRUE(store);
