@@ -233,6 +233,7 @@ int run(const AgentConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fix_malloc_thresholds();
   CommandLine command_line;
   try {
     command_line = parse_command_line(std::vector<std::string>(argv, argv + argc));
