@@ -58,7 +58,7 @@ std::vector<ipam::Allocation> held_by(const ipam::ClusterState& state,
   std::vector<ipam::Allocation> held;
   const ipam::StoredAttachment* attachment = state.attachment(container_id, ifname);
   if (attachment == nullptr) return held;
-  const ipam::Attachment holds = attachment->attachment(container_id, ifname);
+  const ipam::Attachment holds = attachment->attachment();
   for (const auto& ip : holds.ips) {
     auto address = ipam::IpAddress::parse(ip.ip);
     const ipam::StoredAllocation* stored = address ? state.allocation(*address) : nullptr;

@@ -185,7 +185,7 @@ Result<AllocateResult> Allocator::allocate(const AllocateRequest& request) {
 Result<AllocateResult> Allocator::try_allocate(const AllocateRequest& request, bool& retry) {
   const auto& id = request.identity;
   if (auto* existing = state_.attachment(id.container_id, id.ifname))
-    return result_of(existing->attachment(id.container_id, id.ifname), true);
+    return result_of(existing->attachment(), true);
 
   // Specific IPs, at most one per family.
   std::map<IpFamily, IpAddress> wanted;
@@ -371,7 +371,7 @@ Result<ReleaseResult> Allocator::release(const std::string& container_id,
     std::string attachment_key = keys::attachment(container_id, ifname);
     txn.compares.push_back(store::Compare::unchanged(attachment_key, stored->mod_revision));
     ReleaseResult result;
-    const Attachment attachment = stored->attachment(container_id, ifname);
+    const Attachment attachment = stored->attachment();
     for (const auto& held : attachment.ips) {
       auto ip = IpAddress::parse(held.ip);
       const StoredAllocation* allocation = ip ? state_.allocation(*ip) : nullptr;
@@ -413,7 +413,7 @@ Result<AllocateResult> Allocator::lookup(const std::string& container_id,
   if (!stored)
     return make_error(ErrorCode::not_found,
                       "no IP is allocated to container " + container_id + " interface " + ifname);
-  return result_of(stored->attachment(container_id, ifname), true);
+  return result_of(stored->attachment(), true);
 }
 
 GcResult Allocator::gc(const std::string& network,
@@ -425,16 +425,17 @@ GcResult Allocator::gc(const std::string& network,
   }
   std::set<std::pair<std::string, std::string>> keep(valid.begin(), valid.end());
   std::vector<std::pair<std::string, std::string>> stale;
-  for (const auto& [ids, stored] : state_.attachments()) {
+  for (const StoredAttachment& stored : state_.attachments()) {
+    std::pair<std::string, std::string> ids{stored.container_id(), stored.ifname()};
     if (keep.count(ids)) continue;
     bool in_network = false;
-    const Attachment attachment = stored.attachment(ids.first, ids.second);
+    const Attachment attachment = stored.attachment();
     for (const auto& held : attachment.ips) {
       auto ip = IpAddress::parse(held.ip);
       const StoredAllocation* allocation = ip ? state_.allocation(*ip) : nullptr;
       if (allocation && allocation->record.network() == network) in_network = true;
     }
-    if (in_network) stale.push_back(ids);
+    if (in_network) stale.push_back(std::move(ids));
   }
   for (const auto& [container_id, ifname] : stale) {
     auto released = release(container_id, ifname);

@@ -42,7 +42,7 @@ Result<bool> Allocator::refresh_attachment(const std::string& container_id,
   if (!stored)
     return make_error(ErrorCode::corrupt,
                       "attachment " + container_id + "/" + ifname + " in the store cannot be read");
-  const std::vector<Attachment::Ip> ips = stored->attachment(container_id, ifname).ips;
+  const std::vector<Attachment::Ip> ips = stored->attachment().ips;
   for (const auto& held : ips) IPF_TRY(refresh_key(keys::ip(held.pool, held.ip)));
   return true;
 }
@@ -86,7 +86,7 @@ Result<AllocateResult> Allocator::settle_allocation(const Attachment& attachment
   // Applied: ours, or an earlier request's for the same attachment whose answer was lost
   // (then it holds other IPs, or the same by chance: either way the attachment's IPs).
   const StoredAttachment* stored = state_.attachment(attachment.container_id, attachment.ifname);
-  const Attachment held = stored->attachment(attachment.container_id, attachment.ifname);
+  const Attachment held = stored->attachment();
   const bool ours = held.ips == attachment.ips;
   if (ours)
     for (const auto& held : attachment.ips)

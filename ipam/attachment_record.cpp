@@ -8,6 +8,8 @@ AttachmentRecord::AttachmentRecord(const Attachment& attachment, std::string_vie
                                    std::string_view ifname) {
   std::vector<std::string_view> fields;
   fields.reserve(kFirstIp + 2 * attachment.ips.size());
+  fields.push_back(container_id);
+  fields.push_back(ifname);
   if (attachment.container_id == container_id) {
     flags_ |= kContainerIdIsKey;
     fields.emplace_back();
@@ -37,11 +39,11 @@ Attachment::Ip AttachmentRecord::ip(std::size_t index) const {
           std::string(fields_.at(kFirstIp + 2 * index + 1))};
 }
 
-Attachment AttachmentRecord::unpack(const std::string& container_id,
-                                    const std::string& ifname) const {
+Attachment AttachmentRecord::unpack() const {
   Attachment attachment{
-      .container_id = (flags_ & kContainerIdIsKey) ? container_id : std::string(fields_.at(0)),
-      .ifname = (flags_ & kIfnameIsKey) ? ifname : std::string(fields_.at(1)),
+      .container_id =
+          std::string(fields_.at((flags_ & kContainerIdIsKey) ? kKeyContainerId : kContainerId)),
+      .ifname = std::string(fields_.at((flags_ & kIfnameIsKey) ? kKeyIfname : kIfname)),
       .ips = {},
   };
   const std::size_t count = ip_count();

@@ -87,8 +87,9 @@ std::int64_t ClusterState::applied_revision(const std::string& key) const {
   }
   if (starts_with(key, keys::kAttachments)) {
     auto ids = split_attachment_key(key);
-    auto it = ids ? attachments_.find(*ids) : attachments_.end();
-    return it == attachments_.end() ? 0 : it->second.mod_revision;
+    auto it =
+        ids ? attachments_.find(AttachmentOrder::Ids(ids->first, ids->second)) : attachments_.end();
+    return it == attachments_.end() ? 0 : it->mod_revision;
   }
   return 0;
 }
@@ -127,8 +128,9 @@ void ClusterState::put_key(const std::string& key, const std::string& value, std
     auto attachment = parse_json_as<Attachment>(value, problem);
     auto ids = split_attachment_key(key);
     if (!attachment || !ids) return note_problem(key, "unreadable attachment: " + problem);
-    attachments_[*ids] =
-        StoredAttachment{AttachmentRecord(*attachment, ids->first, ids->second), revision};
+    attachments_.erase(AttachmentOrder::Ids(ids->first, ids->second));
+    attachments_.insert(
+        StoredAttachment{AttachmentRecord(*attachment, ids->first, ids->second), revision});
     in_record = true;
   } else if (starts_with(key, keys::kPools)) {
     put_pool(after(key, keys::kPools), value, revision);
@@ -162,7 +164,8 @@ void ClusterState::apply_delete(const std::string& key, std::int64_t revision) {
   if (starts_with(key, keys::kIps)) {
     delete_allocation(key, revision);
   } else if (starts_with(key, keys::kAttachments)) {
-    if (auto ids = split_attachment_key(key)) attachments_.erase(*ids);
+    if (auto ids = split_attachment_key(key))
+      attachments_.erase(AttachmentOrder::Ids(ids->first, ids->second));
   } else if (starts_with(key, keys::kPools)) {
     auto it = pools_.find(after(key, keys::kPools));
     if (it == pools_.end()) return;
@@ -397,8 +400,8 @@ const StoredAllocation* ClusterState::allocation(const IpAddress& ip) const {
 
 const StoredAttachment* ClusterState::attachment(const std::string& container_id,
                                                  const std::string& ifname) const {
-  auto it = attachments_.find({container_id, ifname});
-  return it == attachments_.end() ? nullptr : &it->second;
+  auto it = attachments_.find(AttachmentOrder::Ids(container_id, ifname));
+  return it == attachments_.end() ? nullptr : &*it;
 }
 
 const IpSet& ClusterState::available(const std::string& pool) const {

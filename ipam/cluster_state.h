@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "ipam/allocation_record.h"
 #include "ipam/attachment_record.h"
 #include "ipam/conflict_model.h"
@@ -44,16 +45,28 @@ struct StoredRecord {
   std::int64_t mod_revision = 0;
 };
 
-// An attachment as the view keeps it: compact (attachment_record.h), without its container
-// ID and ifname, which are the key it is stored under.
+// An attachment as the view keeps it: compact (attachment_record.h), with the container ID
+// and ifname of its key, by which the view finds it.
 struct StoredAttachment {
   AttachmentRecord record;
   std::int64_t mod_revision = 0;
-  // The whole Attachment, built on demand, for the key's container ID and ifname.
-  Attachment attachment(const std::string& container_id, const std::string& ifname) const {
-    return record.unpack(container_id, ifname);
+  std::string_view container_id() const { return record.key_container_id(); }
+  std::string_view ifname() const { return record.key_ifname(); }
+  Attachment attachment() const { return record.unpack(); }  // built on demand
+};
+
+// Orders attachments by their key's (container ID, ifname), and finds them by such a pair.
+struct AttachmentOrder {
+  using is_transparent = void;
+  using Ids = std::pair<std::string_view, std::string_view>;
+  static Ids ids(const StoredAttachment& a) { return {a.container_id(), a.ifname()}; }
+  static Ids ids(const Ids& ids) { return ids; }
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const {
+    return ids(a) < ids(b);
   }
 };
+using AttachmentSet = absl::btree_set<StoredAttachment, AttachmentOrder>;
 
 // Counts of a pool. total = ips - excludeIPs (Spiderpool's totalIPCount); the other three
 // partition it: total = allocated + reserved + quarantined + available.
@@ -133,10 +146,7 @@ class ClusterState {
                                      const std::string& ifname) const;
   // By (container ID, ifname). A B-tree, as PoolState::allocations: pointers into it last
   // until the next change.
-  const absl::btree_map<std::pair<std::string, std::string>, StoredAttachment>& attachments()
-      const {
-    return attachments_;
-  }
+  const AttachmentSet& attachments() const { return attachments_; }
   // Allocations whose pool is unknown (not yet seen, or deleted while they were held), by
   // store key; listed by `ipfencectl get allocations` so that nothing held is invisible.
   const std::map<std::string, StoredAllocation>& orphan_allocations() const {
@@ -178,7 +188,7 @@ class ClusterState {
   IpSet reserved_v4_{IpFamily::v4};
   IpSet reserved_v6_{IpFamily::v6};
   std::map<std::string, SpiderMultusConfig> multus_;
-  absl::btree_map<std::pair<std::string, std::string>, StoredAttachment> attachments_;
+  AttachmentSet attachments_;
   // Allocations whose pool is not (yet) known: kept so that counts are right once it is.
   std::map<std::string, StoredAllocation> orphan_allocations_;
   std::map<std::string, StoredRecord<ConflictRecord>> conflicts_;

@@ -42,14 +42,16 @@ Attachment dual_stack() {
 TEST(AttachmentRecord, GivesBackEveryField) {
   const Attachment a = dual_stack();
   const AttachmentRecord record(a, "3f1c0e2d9b7a", "net1");
-  EXPECT_EQ(record.unpack("3f1c0e2d9b7a", "net1"), a);
+  EXPECT_EQ(record.unpack(), a);
+  EXPECT_EQ(record.key_container_id(), "3f1c0e2d9b7a");
+  EXPECT_EQ(record.key_ifname(), "net1");
   ASSERT_EQ(record.ip_count(), 2u);
   EXPECT_EQ(record.ip(1), (Attachment::Ip{"v6-pool", "fd00::83"}));
 }
 
 TEST(AttachmentRecord, NoIps) {
   const Attachment a{.container_id = "c", .ifname = "eth0", .ips = {}};
-  EXPECT_EQ(AttachmentRecord(a, "c", "eth0").unpack("c", "eth0"), a);
+  EXPECT_EQ(AttachmentRecord(a, "c", "eth0").unpack(), a);
   EXPECT_EQ(AttachmentRecord().ip_count(), 0u);
 }
 
@@ -57,11 +59,13 @@ TEST(AttachmentRecord, NoIps) {
 TEST(AttachmentRecord, KeepsNamesThatDifferFromTheKey) {
   const Attachment a = dual_stack();
   const AttachmentRecord record(a, "other", "eth9");
-  EXPECT_EQ(record.unpack("other", "eth9"), a);
+  EXPECT_EQ(record.unpack(), a);
+  EXPECT_EQ(record.key_container_id(), "other");  // the view finds it by its key
+  EXPECT_EQ(record.key_ifname(), "eth9");
   Attachment empty_names = a;
   empty_names.container_id.clear();
   empty_names.ifname.clear();
-  EXPECT_EQ(AttachmentRecord(empty_names, "c", "eth0").unpack("c", "eth0"), empty_names);
+  EXPECT_EQ(AttachmentRecord(empty_names, "c", "eth0").unpack(), empty_names);
 }
 
 TEST(ClusterStateAttachments, PutReplaceDelete) {
@@ -70,14 +74,26 @@ TEST(ClusterStateAttachments, PutReplaceDelete) {
   state.apply_put(keys::attachment(a.container_id, a.ifname), nlohmann::json(a).dump(), 3, 3);
   const StoredAttachment* stored = state.attachment(a.container_id, a.ifname);
   ASSERT_NE(stored, nullptr);
-  EXPECT_EQ(stored->attachment(a.container_id, a.ifname), a);
+  EXPECT_EQ(stored->attachment(), a);
   EXPECT_EQ(stored->mod_revision, 3);
 
   a.ips.pop_back();
   state.apply_put(keys::attachment(a.container_id, a.ifname), nlohmann::json(a).dump(), 4, 3);
-  EXPECT_EQ(state.attachment(a.container_id, a.ifname)->attachment(a.container_id, a.ifname), a);
+  EXPECT_EQ(state.attachment(a.container_id, a.ifname)->attachment(), a);
   ASSERT_EQ(state.attachments().size(), 1u);
-  EXPECT_EQ(state.attachments().begin()->first, std::make_pair(a.container_id, a.ifname));
+  EXPECT_EQ(state.attachments().begin()->container_id(), a.container_id);
+  EXPECT_EQ(state.attachments().begin()->ifname(), a.ifname);
+
+  // Ordered and found by the key's names; a record naming others is found by its key.
+  Attachment other = dual_stack();
+  other.container_id = "0000-elsewhere";
+  state.apply_put(keys::attachment("0aaa", "net1"), nlohmann::json(other).dump(), 6, 6);
+  ASSERT_EQ(state.attachments().size(), 2u);
+  EXPECT_EQ(state.attachments().begin()->container_id(), "0aaa");
+  ASSERT_NE(state.attachment("0aaa", "net1"), nullptr);
+  EXPECT_EQ(state.attachment("0aaa", "net1")->attachment(), other);
+  EXPECT_EQ(state.attachment("0000-elsewhere", "net1"), nullptr);
+  state.apply_delete(keys::attachment("0aaa", "net1"), 7);
 
   state.apply_delete(keys::attachment(a.container_id, a.ifname), 5);
   EXPECT_EQ(state.attachment(a.container_id, a.ifname), nullptr);
