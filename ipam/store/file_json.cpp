@@ -106,35 +106,13 @@ std::optional<std::string> decode_simple_string(std::string_view text) {
       out.push_back(c);
       continue;
     }
+    // The single-character escapes of JSON (RFC 8259 section 7) and what each stands for.
+    static constexpr std::string_view kEscape = "\"\\/bfnrt";
+    static constexpr std::string_view kMeaning = "\"\\/\b\f\n\r\t";
     if (++i == text.size()) return std::nullopt;
-    switch (text[i]) {
-      case '"':
-        out.push_back('"');
-        break;
-      case '\\':
-        out.push_back('\\');
-        break;
-      case '/':
-        out.push_back('/');
-        break;
-      case 'b':
-        out.push_back('\b');
-        break;
-      case 'f':
-        out.push_back('\f');
-        break;
-      case 'n':
-        out.push_back('\n');
-        break;
-      case 'r':
-        out.push_back('\r');
-        break;
-      case 't':
-        out.push_back('\t');
-        break;
-      default:
-        return std::nullopt;
-    }
+    const std::size_t escape = kEscape.find(text[i]);
+    if (escape == std::string_view::npos) return std::nullopt;
+    out.push_back(kMeaning[escape]);
   }
   // JSON strings are UTF-8; the parser rejects what is not, so must this.
   if (!valid_utf8(out)) return std::nullopt;
