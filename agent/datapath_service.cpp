@@ -146,10 +146,8 @@ void DatapathService::sync(GuardInputs* snapshot) {
   const bool first = !synced_once_;
   if (snapshot != nullptr) {
     snapshot_ = std::move(*snapshot);  // a copy would be MBs per 10k pods
-    snapshot_leases_ = CompactLeases(snapshot_.leases);
-    snapshot_.leases = std::vector<datapath::Lease>();
-    ++lease_inputs_;
     overlay_.settle(snapshot_.revision);
+    pods_to_book_ = true;
     std::erase_if(allocation_masters_,
                   [&](const auto& m) { return m.second <= snapshot_.revision; });
     synced_once_ = true;
@@ -159,7 +157,8 @@ void DatapathService::sync(GuardInputs* snapshot) {
   const bool refresh = snapshot != nullptr || Clock::now() >= next_host_refresh_;
   if (refresh) refresh_host();
   const bool failed =
-      !(pushed_.pools_ok && pushed_.reserved_ok && pushed_.leases_ok && pushed_.pod_macs_ok);
+      !(pushed_.pools_ok && pushed_.reserved_ok && leases_in_sync_ && pending_.empty()) ||
+      pods_to_book_;
   // The documented order: maps first, so that a master's first frame already meets them.
   if (snapshot != nullptr || refresh || failed) report("map sync", push_maps());
   if (refresh) {
@@ -212,36 +211,22 @@ void DatapathService::refresh_host() {
     wanted.emplace(master, Wanted{"an allocation on it", ""});
   wanted_ = std::move(wanted);
 
-  std::vector<datapath::Lease> host;
+  std::vector<datapath::LeaseEntry> host;
   for (const auto& [name, link] : *links) {
     if (!wanted_.contains(name) && !masters_.contains(name)) continue;
-    if (link.mac.empty()) continue;
+    const auto mac = datapath::Mac::parse(link.mac);
+    if (!mac) continue;  // no Ethernet address
     for (const auto& ip : link.addresses)
       if (in_any(snapshot_.pools, ip) || in_any(snapshot_.reserved, ip))
-        host.push_back({ip, link.mac});
+        host.push_back({ip, *mac, false});
   }
-  const bool same_host =
-      std::equal(host.begin(), host.end(), host_leases_.begin(), host_leases_.end(),
-                 [](const auto& a, const auto& b) { return a.ip == b.ip && a.mac == b.mac; });
-  if (!same_host) ++lease_inputs_;
-  if (host.size() != host_leases_.size())
+  if (host.size() != host_lease_count_)
     spdlog::info(
         "guard: {} address(es) of the node itself on masters inside pools or reserved "
         "ranges are leased to the masters' MACs",
         host.size());
-  host_leases_ = std::move(host);
-}
-
-// `leases` (the pods': snapshot + overlay), plus the node's own addresses where no pod holds
-// them.
-std::vector<datapath::Lease> DatapathService::with_host_leases(
-    std::vector<datapath::Lease> leases) const {
-  for (const auto& own : host_leases_) {
-    const bool taken = std::any_of(leases.begin(), leases.end(),
-                                   [&](const datapath::Lease& l) { return l.ip == own.ip; });
-    if (!taken) leases.push_back(own);
-  }
-  return leases;
+  host_lease_count_ = host.size();
+  book_.set_host(host, edits_target());
 }
 
 Status DatapathService::push_maps() {
@@ -261,39 +246,41 @@ Status DatapathService::push_maps() {
     pushed_.reserved = snapshot_.reserved;
     pushed_.reserved_ok = true;
   }
+  if (pods_to_book_) {
+    // After the tries: a reservation is enforced before a diff of every lease is made.
+    const Status booked =
+        book_.set_pods(overlay_.merge(std::move(snapshot_.leases)), edits_target());
+    snapshot_.leases = std::vector<datapath::Lease>();  // `= {}` would keep the capacity
+    pods_to_book_ = false;
+    report("lease book", booked);
+  }
   return push_leases();
 }
 
-// Leases, then the pod MACs derived from the pod leases (not the node's own).
+// The book's leases and pod MACs (derived from the pods' leases, not the node's own): its
+// pending writes when the maps match it, else all of it as a diff against the maps.
 Status DatapathService::push_leases() {
-  if (pushed_.leases_ok && pushed_.pod_macs_ok && pushed_.lease_inputs == lease_inputs_) return {};
-  const std::vector<datapath::Lease> pod_leases = overlay_.merge(snapshot_leases_.expand());
-  const std::vector<datapath::Lease> leases = with_host_leases(pod_leases);
-  if (!pushed_.leases_ok || !pushed_.leases.same_as(leases)) {
-    pushed_.leases_ok = false;
-    auto stats = guard_.set_leases(leases);
-    if (!stats) return stats.error();
-    spdlog::debug("guard: leases +{} -{} ~{} ={}", stats->added, stats->removed, stats->changed,
-                  stats->unchanged);
-    pushed_.leases = CompactLeases(leases);
-    pushed_.leases_ok = true;
+  // Writes piled up past what a whole diff costs (a long run of failed trie writes): drop them.
+  if (leases_in_sync_ && pending_.size() > std::max<std::size_t>(book_.size(), 4096))
+    leases_in_sync_ = false;
+  if (leases_in_sync_) {
+    LeaseBook::Edits edits;
+    edits.swap(pending_);
+    if (auto applied = guard_.apply(edits); !applied) {
+      leases_in_sync_ = false;  // some writes may have happened: the next push diffs
+      return applied.error();
+    }
+    leases_in_map_ = book_.size();
+    return {};
   }
-  const std::vector<std::string> macs = macs_of(pod_leases);
-  const auto same_macs = [&] {
-    return std::equal(
-        macs.begin(), macs.end(), pushed_.pod_macs.begin(), pushed_.pod_macs.end(),
-        [](const std::string& text, const datapath::Mac& mac) { return mac.to_string() == text; });
-  };
-  if (!pushed_.pod_macs_ok || !same_macs()) {
-    pushed_.pod_macs_ok = false;
-    auto stats = guard_.set_pod_macs(macs);
-    if (!stats) return stats.error();
-    pushed_.pod_macs.clear();
-    for (const auto& text : macs)
-      if (auto mac = datapath::Mac::parse(text)) pushed_.pod_macs.push_back(*mac);
-    pushed_.pod_macs_ok = true;
-  }
-  pushed_.lease_inputs = lease_inputs_;
+  pending_ = LeaseBook::Edits();
+  auto stats = guard_.set_leases(book_.leases());
+  if (!stats) return stats.error();
+  spdlog::debug("guard: leases +{} -{} ~{} ={}", stats->added, stats->removed, stats->changed,
+                stats->unchanged);
+  IPF_TRY(guard_.set_pod_macs(book_.pod_macs()));
+  leases_in_map_ = book_.size();
+  leases_in_sync_ = true;
   return {};
 }
 
@@ -397,7 +384,6 @@ Status DatapathService::attach_pod(const std::string& netns, const std::string& 
 Status DatapathService::on_allocated(const std::vector<ipam::Allocation>& leases,
                                      std::int64_t revision) {
   std::lock_guard lock(mu_);
-  ++lease_inputs_;
   for (const auto& lease : leases) {
     auto ip = ipam::IpAddress::parse(lease.ip);
     if (!ip) return ip.error();
@@ -408,10 +394,12 @@ Status DatapathService::on_allocated(const std::vector<ipam::Allocation>& leases
           lease.ip, lease.container_id);
       continue;
     }
-    if (auto mac = datapath::Mac::parse(lease.mac); !mac)
+    auto mac = datapath::Mac::parse(lease.mac);
+    if (!mac)
       return make_error(ErrorCode::invalid_argument,
                         "the pod's MAC \"" + lease.mac + "\" is not a MAC address");
     overlay_.add(*ip, lease.mac, revision);
+    book_.put_pod(*ip, *mac, edits_target());
   }
   for (const auto& lease : leases) {
     if (lease.master.empty()) continue;
@@ -436,12 +424,12 @@ Status DatapathService::on_allocated(const std::vector<ipam::Allocation>& leases
 Status DatapathService::on_released(const std::vector<ipam::Allocation>& released,
                                     std::int64_t revision) {
   std::lock_guard lock(mu_);
-  ++lease_inputs_;
   std::set<PodInterface> pods;
   for (const auto& allocation : released) {
     auto ip = ipam::IpAddress::parse(allocation.ip);
     if (!ip) continue;
     overlay_.remove(*ip, revision);
+    book_.erase_pod(*ip, edits_target());
     if (!allocation.netns.empty() && !allocation.ifname.empty())
       pods.insert({allocation.netns, allocation.ifname});
   }
@@ -507,7 +495,7 @@ std::string DatapathService::master_of(std::uint32_t ifindex) const {
 
 std::size_t DatapathService::lease_count() const {
   std::lock_guard lock(mu_);
-  return pushed_.leases.size();
+  return leases_in_map_;
 }
 
 Result<std::vector<datapath::SockoptCounter>> DatapathService::sockopt_counters() const {

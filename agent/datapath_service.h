@@ -1,7 +1,11 @@
 // The agent's owner of the eBPF guard (datapath/guard.h): one Guard behind one mutex, fed by
 // two writers. The store watcher (datapath_listener.h) hands it snapshots of the desired
 // state, which it pushes as diffs; the IPAM handlers (lease_sink.h) add and remove leases
-// synchronously, so that a lease is enforced before the CNI plugin hears of it.
+// synchronously, so that a lease is enforced before the CNI plugin hears of it. Leases and pod
+// MACs go through a LeaseBook (lease_book.h): once the maps are known to match it, a change
+// (an ADD, a DEL, a snapshot that differs by a few leases) is written as the few map writes it
+// takes; the whole book is written as a diff against the maps' contents only at the first sync
+// and after a failed write.
 //
 // Masters are attached when first wanted, and detached when nothing names them any more (no
 // SpiderMultusConfig, --masters entry or allocation on this node) for a few seconds: masters
@@ -39,6 +43,7 @@
 #include "agent/datapath/guard.h"
 #include "agent/datapath/sockopt_guard.h"
 #include "agent/datapath_state.h"
+#include "agent/lease_book.h"
 #include "agent/lease_sink.h"
 
 namespace ipfence::agent {
@@ -95,12 +100,9 @@ class DatapathService final : public LeaseSink {
   Result<std::vector<datapath::SockoptCounter>> sockopt_counters() const;
 
  private:
-  struct Pushed {  // what the maps hold, as last written successfully
+  struct Pushed {  // what the trie maps hold, as last written successfully
     std::vector<ipam::IpRange> pools, reserved;
-    CompactLeases leases;
-    std::vector<datapath::Mac> pod_macs;  // canonical text (macs_of), kept as bytes
-    bool pools_ok = false, reserved_ok = false, leases_ok = false, pod_macs_ok = false;
-    std::uint64_t lease_inputs = 0;  // lease_inputs_ the leases and pod MACs were pushed for
+    bool pools_ok = false, reserved_ok = false;
   };
   struct Master {
     int ifindex = 0;
@@ -116,7 +118,9 @@ class DatapathService final : public LeaseSink {
 
   // All with mu_ held.
   void refresh_host();
-  std::vector<datapath::Lease> with_host_leases(std::vector<datapath::Lease> leases) const;
+  // Where the book records the map writes of a change: nowhere while the maps may not match
+  // it (the next push writes it whole).
+  LeaseBook::Edits* edits_target() { return leases_in_sync_ ? &pending_ : nullptr; }
   Status push_maps();
   Status push_leases();
   Status attach_master(const std::string& ifname, const Wanted& wanted);
@@ -135,15 +139,19 @@ class DatapathService final : public LeaseSink {
   // Pod interfaces this run guards, with their namespace's cookie (for the sockopt guard).
   std::map<PodInterface, std::uint64_t> pod_netns_;
   GuardSettings settings_;
-  GuardInputs snapshot_;           // without its leases and pods (below; read at the first sync)
-  CompactLeases snapshot_leases_;  // snapshot_'s leases
+  // Without its pods after the first sync, and without its leases once they are in book_.
+  GuardInputs snapshot_;
+  bool pods_to_book_ = false;  // snapshot_.leases are new and not in book_ yet
   bool synced_once_ = false;
   LeaseOverlay overlay_;
-  // Bumped whenever what the leases and pod MACs are made of (snapshot_.leases, overlay_,
-  // host_leases_) changes: a round with nothing new skips rebuilding and comparing them, which
-  // at tens of thousands of leases is MBs of short-lived copies every second.
-  std::uint64_t lease_inputs_ = 0;
   Pushed pushed_;
+  // The leases and pod MACs the maps should hold: the last snapshot's with overlay_ applied,
+  // and the node's own addresses. leases_in_sync_: the maps hold the book, but for the writes
+  // in pending_.
+  LeaseBook book_;
+  bool leases_in_sync_ = false;
+  LeaseBook::Edits pending_;
+  std::size_t leases_in_map_ = 0;  // book_.size() as last written
 
   std::map<std::string, Master> masters_;  // attached by this agent, by interface name
   // Wanted masters as resolved at the last host refresh, by interface name.
@@ -153,7 +161,7 @@ class DatapathService final : public LeaseSink {
   std::map<std::string, std::int64_t> allocation_masters_;
   // Guarded masters that nothing names, since when (detached after kDetachGrace).
   std::map<std::string, std::chrono::steady_clock::time_point> unwanted_since_;
-  std::vector<datapath::Lease> host_leases_;  // the node's own addresses on masters
+  std::size_t host_lease_count_ = 0;  // the node's own addresses on masters (in book_)
   std::chrono::steady_clock::time_point next_host_refresh_{};
   std::map<std::string, std::string> last_error_;  // what -> message, to log each once
 };

@@ -99,89 +99,15 @@ void LeaseOverlay::settle(std::int64_t revision) {
   std::erase_if(changes_, [&](const auto& entry) { return entry.second.revision <= revision; });
 }
 
-std::vector<datapath::Lease> LeaseOverlay::merge(
-    const std::vector<datapath::Lease>& snapshot) const {
-  std::vector<datapath::Lease> out;
-  out.reserve(snapshot.size() + changes_.size());
-  for (const auto& lease : snapshot)
-    if (!changes_.contains(lease.ip)) out.push_back(lease);
+std::vector<datapath::Lease> LeaseOverlay::merge(std::vector<datapath::Lease> snapshot) const {
+  if (changes_.empty()) return snapshot;
+  std::erase_if(snapshot,
+                [&](const datapath::Lease& lease) { return changes_.contains(lease.ip); });
   for (const auto& [ip, change] : changes_)
-    if (change.present) out.push_back({ip, change.mac});
-  std::sort(out.begin(), out.end(),
+    if (change.present) snapshot.push_back({ip, change.mac});
+  std::sort(snapshot.begin(), snapshot.end(),
             [](const datapath::Lease& a, const datapath::Lease& b) { return a.ip < b.ip; });
-  return out;
-}
-
-namespace {
-
-// The canonical text of a MAC's bytes, without a heap string.
-std::array<char, 17> mac_text(const std::array<std::uint8_t, 6>& bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::array<char, 17> text{};
-  for (std::size_t i = 0; i < 6; ++i) {
-    text[i * 3] = kDigits[bytes[i] >> 4];
-    text[i * 3 + 1] = kDigits[bytes[i] & 0xf];
-    if (i < 5) text[i * 3 + 2] = ':';
-  }
-  return text;
-}
-
-bool is_text_of(const std::array<std::uint8_t, 6>& bytes, const std::string& text) {
-  const std::array<char, 17> canonical = mac_text(bytes);
-  return text.size() == canonical.size() &&
-         std::equal(canonical.begin(), canonical.end(), text.begin());
-}
-
-}  // namespace
-
-CompactLeases::CompactLeases(const std::vector<datapath::Lease>& leases) {
-  entries_.reserve(leases.size());
-  for (const auto& lease : leases) {
-    Entry entry{lease.ip.to_bytes(), lease.ip.family(), {}, false};
-    if (auto mac = datapath::Mac::parse(lease.mac); mac && is_text_of(mac->bytes, lease.mac)) {
-      entry.mac = mac->bytes;
-      entry.canonical = true;
-    } else {
-      odd_macs_[lease.ip] = lease.mac;
-    }
-    entries_.push_back(entry);
-  }
-}
-
-bool CompactLeases::same_as(const std::vector<datapath::Lease>& leases) const {
-  if (leases.size() != entries_.size()) return false;
-  for (std::size_t i = 0; i < leases.size(); ++i) {
-    const Entry& entry = entries_[i];
-    if (entry.family != leases[i].ip.family() || entry.ip != leases[i].ip.to_bytes()) return false;
-    if (entry.canonical ? !is_text_of(entry.mac, leases[i].mac)
-                        : odd_macs_.at(entry.address()) != leases[i].mac)
-      return false;
-  }
-  return true;
-}
-
-std::vector<datapath::Lease> CompactLeases::expand() const {
-  std::vector<datapath::Lease> leases;
-  leases.reserve(entries_.size());
-  for (const Entry& entry : entries_) {
-    const ipam::IpAddress ip = entry.address();
-    if (entry.canonical) {
-      const std::array<char, 17> text = mac_text(entry.mac);
-      leases.push_back({ip, std::string(text.begin(), text.end())});
-    } else {
-      leases.push_back({ip, odd_macs_.at(ip)});
-    }
-  }
-  return leases;
-}
-
-std::vector<std::string> macs_of(const std::vector<datapath::Lease>& leases) {
-  std::set<std::string> macs;
-  for (const auto& lease : leases) {
-    auto mac = datapath::Mac::parse(lease.mac);
-    if (mac) macs.insert(mac->to_string());
-  }
-  return {macs.begin(), macs.end()};
+  return snapshot;
 }
 
 }  // namespace ipfence::agent

@@ -2,7 +2,7 @@
 // store. Pure functions with no BPF and no OS calls, so the rules are unit tested on a
 // ClusterState built from a memory store:
 //   leases    this node's allocations that carry a MAC (the pod's interface)
-//   pod MACs  the MACs of those leases (macs_of: the consumer derives them after merging
+//   pod MACs  the MACs of those leases (the consumer's LeaseBook derives them after merging
 //             its overlay, so the snapshot does not carry a second copy)
 //   reserved  every reserved IP of both families, as ranges
 //   pools     the usable ranges (ips - excludeIPs - gateway) of every pool
@@ -12,7 +12,6 @@
 // (lease_sink.h), so a snapshot that is one tick old never takes back a fresh lease.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -83,37 +82,11 @@ class LeaseOverlay {
   bool empty() const { return changes_.empty(); }
 
   // The snapshot's leases with the changes applied (sorted by address, one per address).
-  std::vector<datapath::Lease> merge(const std::vector<datapath::Lease>& snapshot) const;
+  // Takes the snapshot's vector: tens of thousands of leases are not copied.
+  std::vector<datapath::Lease> merge(std::vector<datapath::Lease> snapshot) const;
 
  private:
   std::map<ipam::IpAddress, Change> changes_;
-};
-
-// The distinct MACs of `leases`, lower case and sorted.
-std::vector<std::string> macs_of(const std::vector<datapath::Lease>& leases);
-
-// Leases kept between pushes (the snapshot's, and what was last pushed, to tell whether the
-// next push changes anything): a MAC in canonical text ("aa:bb:cc:dd:ee:ff") as its 6 bytes,
-// any other text as written. A quarter of the space of a vector of Lease, which is MBs at
-// tens of thousands of pods.
-class CompactLeases {
- public:
-  CompactLeases() = default;
-  explicit CompactLeases(const std::vector<datapath::Lease>& leases);
-  bool same_as(const std::vector<datapath::Lease>& leases) const;
-  std::vector<datapath::Lease> expand() const;  // the leases it was made of
-  std::size_t size() const { return entries_.size(); }
-
- private:
-  struct Entry {  // 24 bytes: an IpAddress alone is 32 (its 128-bit value is 16-aligned)
-    std::array<std::uint8_t, 16> ip{};  // IpAddress::to_bytes
-    ipam::IpFamily family = ipam::IpFamily::v4;
-    std::array<std::uint8_t, 6> mac{};
-    bool canonical = false;  // else the text is in odd_macs_ under the address
-    ipam::IpAddress address() const { return ipam::IpAddress::from_bytes(family, ip.data()); }
-  };
-  std::vector<Entry> entries_;
-  std::map<ipam::IpAddress, std::string> odd_macs_;
 };
 
 }  // namespace ipfence::agent

@@ -72,6 +72,15 @@ struct LeaseEntry {
   auto operator<=>(const LeaseEntry&) const = default;
 };
 
+// One write to the lease or pod-MAC map, for Guard::apply.
+struct MapEdit {
+  enum class Kind : std::uint8_t { put_lease, erase_lease, put_pod_mac, erase_pod_mac };
+  Kind kind = Kind::put_lease;
+  ipam::IpAddress ip;  // the lease kinds
+  Mac mac;             // put_lease and the pod-MAC kinds
+  bool operator==(const MapEdit&) const = default;
+};
+
 // Where to attach: an interface by name or ifindex (give one), in the agent's own network
 // namespace (masters) or in the netns at `netns` (a pod-side guard).
 struct AttachTarget {
@@ -194,6 +203,12 @@ class Guard {
   Result<SyncStats> set_reserved(const std::vector<ipam::IpRange>& ranges);
   Result<SyncStats> set_pools(const std::vector<ipam::IpRange>& ranges);
   Result<SyncStats> set_pod_macs(const std::vector<std::string>& macs);
+  // Point writes, in order, for a caller that knows what the maps hold (the agent's
+  // LeaseBook): one CNI ADD costs a few writes instead of a diff of every lease. A lease gets
+  // its reserved flag as set_leases gives it; erasing what is not there is no error. Stops at
+  // the first failure (a full map: ErrorCode::exhausted), leaving the earlier writes done; the
+  // caller then goes back to the set_ calls.
+  Status apply(const std::vector<MapEdit>& edits);
 
   Result<std::vector<LeaseEntry>> leases() const;  // sorted by address
   // The prefixes in one of the reserved or pool tries, sorted.

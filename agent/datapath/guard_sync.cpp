@@ -285,6 +285,58 @@ Result<SyncStats> Guard::set_pod_macs(const std::vector<std::string>& macs) {
                                "pod MACs");
 }
 
+Status Guard::apply(const std::vector<MapEdit>& edits) {
+  if (edits.empty()) return {};
+  const CacheGenerationBump bump(bpf_map__fd(impl_->skel->maps.ipf_judge_gen));
+  const int leases_fd = map_fd(GuardMap::leases);
+  const int macs_fd = map_fd(GuardMap::pod_macs);
+  for (const MapEdit& edit : edits) {
+    int err = 0;
+    std::string what;
+    switch (edit.kind) {
+      case MapEdit::Kind::put_lease: {
+        const ipf_lease_key key = lease_key(edit.ip);
+        ipf_lease value{};
+        std::memcpy(value.mac, edit.mac.bytes.data(), sizeof(value.mac));
+        value.flags = lease_flags(impl_->reserved, edit.ip);
+        err = bpf_map_update_elem(leases_fd, &key, &value, BPF_ANY);
+        what = "lease " + edit.ip.to_string();
+        break;
+      }
+      case MapEdit::Kind::erase_lease: {
+        const ipf_lease_key key = lease_key(edit.ip);
+        err = bpf_map_delete_elem(leases_fd, &key);
+        what = "lease " + edit.ip.to_string();
+        break;
+      }
+      case MapEdit::Kind::put_pod_mac:
+      case MapEdit::Kind::erase_pod_mac: {
+        ipf_mac_key key{};
+        std::memcpy(key.mac, edit.mac.bytes.data(), sizeof(key.mac));
+        const __u8 one = 1;
+        err = edit.kind == MapEdit::Kind::put_pod_mac
+                  ? bpf_map_update_elem(macs_fd, &key, &one, BPF_ANY)
+                  : bpf_map_delete_elem(macs_fd, &key);
+        what = "pod MAC " + edit.mac.to_string();
+        break;
+      }
+    }
+    const bool erase =
+        edit.kind == MapEdit::Kind::erase_lease || edit.kind == MapEdit::Kind::erase_pod_mac;
+    if (err == 0 || (erase && err == -ENOENT)) continue;
+    if (err == -E2BIG) {
+      const GuardMap full =
+          edit.kind == MapEdit::Kind::put_lease ? GuardMap::leases : GuardMap::pod_macs;
+      return make_error(
+          ErrorCode::exhausted,
+          what + ": the map is full (capacity " + std::to_string(map_capacity(full)) +
+              "); raise --max-leases (a pinned map keeps its size until its pin is removed)");
+    }
+    return os_error((erase ? "delete " : "write ") + what, err).wrap("guard maps");
+  }
+  return {};
+}
+
 Result<std::vector<LeaseEntry>> Guard::leases() const {
   IPF_ASSIGN_OR_RETURN(auto entries,
                        (map_entries<ipf_lease_key, ipf_lease>(map_fd(GuardMap::leases))));

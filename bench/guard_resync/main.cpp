@@ -9,6 +9,9 @@
 //   2. warm restart: SIGTERM, start again; the pinned maps already hold every lease, so the
 //      diff sync writes nothing;
 //   3. the same store with --guard=off: what the IPAM state alone costs, for comparison.
+// In runs 1 and 3 it also times allocate + release through the agent's API (what the CNI
+// plugin sends on ADD and DEL, with the pod's MAC and master) on the full node: what the guard
+// adds to each with that many leases is the ratio of the two.
 // With the maps full after the cold start, it also times how soon a SpiderReservedIP applied
 // with ipfencectl is enforced (frames from the node side of the master, sniffed outside).
 // Times run from spawning the agent to GET /v1/guards reporting all leases (healthz first).
@@ -37,6 +40,7 @@
 #include "ipam/allocator.h"
 #include "ipam/store/file_store.h"
 #include "ipam/store/memory_store.h"
+#include "tests/e2e/support/agent_api.h"
 #include "tests/e2e/support/agent_node.h"
 #include "tests/e2e/support/enforcement.h"
 
@@ -269,6 +273,50 @@ std::vector<double> enforcement_latency(AgentNode& node, const std::string& ip, 
   return latencies;
 }
 
+struct CallTimes {
+  std::vector<double> allocate_ms, release_ms;
+};
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+// `rounds` sequential allocate + release pairs of one more pod on the full node, each call
+// timed on its own (the agent fsyncs its store once per call).
+CallTimes add_del_latency(AgentNode& node, int rounds) {
+  CallTimes times;
+  using Ms = std::chrono::duration<double, std::milli>;
+  for (int i = 0; i < rounds; ++i) {
+    const std::string container = "adddel-" + std::to_string(i);
+    nlohmann::json body = allocate_body(container, "resync-pool");
+    body["mac"] = mac_of(0x01000000u + static_cast<std::uint32_t>(i));
+    body["master"] = "ens192";
+    auto sent = std::chrono::steady_clock::now();
+    ApiAnswer answer = agent_call(node.socket(), "POST", "/v1/ipam/allocate", body);
+    times.allocate_ms.push_back(Ms(std::chrono::steady_clock::now() - sent).count());
+    if (!answer.ok()) throw std::runtime_error("allocate " + container + ": " + answer.body.dump());
+    sent = std::chrono::steady_clock::now();
+    answer = agent_call(node.socket(), "POST", "/v1/ipam/release", release_body(container));
+    times.release_ms.push_back(Ms(std::chrono::steady_clock::now() - sent).count());
+    if (!answer.ok()) throw std::runtime_error("release " + container + ": " + answer.body.dump());
+  }
+  return times;
+}
+
+void print_calls(std::uint32_t leases, int rounds, const CallTimes& on, const CallTimes& off) {
+  const auto row = [](const char* what, const std::vector<double>& a,
+                      const std::vector<double>& b) {
+    const double on50 = percentile(a, 0.5), off50 = percentile(b, 0.5);
+    std::printf("  %-8s p50 %6.2f vs %6.2f ms (%.2fx)  p99 %6.2f vs %6.2f ms\n", what, on50, off50,
+                on50 / off50, percentile(a, 0.99), percentile(b, 0.99));
+  };
+  std::printf("allocate/release with %u leases on the node, guard on vs --guard=off (%d each):\n",
+              leases, rounds);
+  row("allocate", on.allocate_ms, off.allocate_ms);
+  row("release", on.release_ms, off.release_ms);
+}
+
 void print(const char* what, const Run& r, bool guard) {
   std::printf("%-34s healthz %6.2f s", what, r.to_healthy);
   if (guard) std::printf("  leases in maps %6.2f s", r.to_leases);
@@ -281,13 +329,13 @@ int bench(std::uint32_t leases) {
   BpffsMount bpffs;
   AgentNodeOptions options;
   options.start_agent = false;
-  options.extra_agent_args = {bpffs.agent_flag(), "--max-leases=" + std::to_string(leases)};
+  options.extra_agent_args = {bpffs.agent_flag(), "--max-leases=" + std::to_string(leases + 256)};
   AgentNode node(unique_name("resync"), options);
   node.apply(seed_multus_config("ens192"));
   node.apply(
       "apiVersion: spiderpool.spidernet.io/v2beta1\nkind: SpiderIPPool\n"
       "metadata:\n  name: resync-pool\nspec:\n  subnet: 10.8.0.0/15\n  ips:\n"
-      "  - 10.8.0.1-10.9.0.0\n");
+      "  - 10.8.0.1-10.9.1.0\n");  // room for the allocate/release rounds
   std::printf("bench_guard_resync: %u allocations on node1, each with its own MAC\n", leases);
   const auto t0 = std::chrono::steady_clock::now();
   write_allocations(node.dir() + "/store", "resync-pool", "node1", leases);
@@ -296,6 +344,8 @@ int bench(std::uint32_t leases) {
 
   Run cold = start_and_measure(node, leases, true);
   std::vector<double> latencies = enforcement_latency(node, "10.10.0.5", 5);
+  constexpr int kCallRounds = 200;
+  CallTimes calls_on = add_del_latency(node, kCallRounds);
   node.stop_agent(SIGTERM);
   Run warm = start_and_measure(node, leases, true);
   node.stop_agent(SIGTERM);
@@ -306,11 +356,13 @@ int bench(std::uint32_t leases) {
   off_options.extra_agent_args = {"--guard=off"};
   AgentNode off(unique_name("resyncoff"), off_options);
   Run baseline = start_and_measure(off, leases, false);
+  CallTimes calls_off = add_del_latency(off, kCallRounds);
   off.stop_agent(SIGTERM);
 
   print("cold start (empty maps):", cold, true);
   print("restart (maps pinned, full):", warm, true);
   print("--guard=off (IPAM state only):", baseline, false);
+  print_calls(leases, kCallRounds, calls_on, calls_off);
   std::sort(latencies.begin(), latencies.end());
   std::printf(
       "reservation applied with %u leases in the maps, enforced after ipfencectl apply "

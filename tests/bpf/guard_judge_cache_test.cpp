@@ -57,6 +57,23 @@ TEST_F(GuardJudgeCacheTest, ALeaseRemovedOrMovedToAnotherMacIsJudgedAnewAtOnce) 
   EXPECT_EQ(got, want) << describe(got);
 }
 
+TEST_F(GuardJudgeCacheTest, PointWritesAreJudgedAnewAtOnceToo) {
+  using Kind = datapath::MapEdit::Kind;
+  const Bytes frame = ipv4_frame({kPodA, {}}, ip("10.1.0.10"));
+  ASSERT_EQ(verdict(frame), TC_ACT_OK);
+  ASSERT_TRUE(guard_->apply({{Kind::erase_lease, ip("10.1.0.10"), {}}}).ok());
+  EXPECT_EQ(verdict(frame, 1), TC_ACT_SHOT) << "erased lease still passes (unallocated)";
+  ASSERT_TRUE(guard_->apply({{Kind::put_lease, ip("10.1.0.10"), kPodA}}).ok());
+  EXPECT_EQ(verdict(frame), TC_ACT_OK) << "lease put back";
+
+  const Bytes node = ipv4_frame({kNode, {}}, ip("198.51.100.7"));  // outside every range
+  ASSERT_EQ(verdict(node), TC_ACT_OK);
+  ASSERT_TRUE(guard_->apply({{Kind::put_pod_mac, {}, kNode}}).ok());
+  EXPECT_EQ(verdict(node, 1), TC_ACT_SHOT) << "a pod MAC with an address it does not hold";
+  ASSERT_TRUE(guard_->apply({{Kind::erase_pod_mac, {}, kNode}}).ok());
+  EXPECT_EQ(verdict(node), TC_ACT_OK) << "pod MAC erased";
+}
+
 TEST_F(GuardJudgeCacheTest, ReservedPoolAndPodMacChangesApplyToCachedPasses) {
   // Node traffic from outside every range: passed and cached.
   const Bytes node = ipv4_frame({kNode, {}}, ip("198.51.100.7"));

@@ -186,5 +186,48 @@ TEST(GuardSync, LeaseFlagsFollowTheReservedRanges) {
   EXPECT_EQ(flags(), (std::map<std::string, bool>{{"10.1.0.5", false}, {"10.1.0.6", false}}));
 }
 
+TEST(GuardSync, ApplyWritesEachEditFlagsLeasesAndNamesAFullMap) {
+  using datapath::MapEdit;
+  using Kind = MapEdit::Kind;
+  const auto mac = [](int i) { return datapath::Mac::parse(pod_mac(i)).value(); };
+  Guard guard =
+      open_guard({.leases = 2, .reserved_prefixes = 4, .pool_prefixes = 4, .pod_macs = 2});
+  ASSERT_TRUE(guard.set_reserved({IpRange::parse("10.2.0.1/32").value()}).ok());
+  ASSERT_TRUE(guard
+                  .apply({{Kind::put_pod_mac, {}, mac(1)},
+                          {Kind::put_lease, ip("10.2.0.1"), mac(1)},
+                          {Kind::put_lease, ip("10.2.0.2"), mac(1)},
+                          {Kind::erase_lease, ip("10.2.0.9"), {}},  // not there: no error
+                          {Kind::erase_pod_mac, {}, mac(7)}})
+                  .ok());
+  const auto entries = guard.leases().value();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].ip, ip("10.2.0.1"));
+  EXPECT_TRUE(entries[0].reserved) << "a lease on a reserved IP is flagged as set_leases does";
+  EXPECT_FALSE(entries[1].reserved);
+  EXPECT_EQ(entries[1].mac.to_string(), pod_mac(1));
+
+  // A third lease does not fit: the error says which and what to do; earlier edits stay.
+  Status full = guard.apply(
+      {{Kind::put_lease, ip("10.2.0.2"), mac(2)}, {Kind::put_lease, ip("10.2.0.3"), mac(1)}});
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error().code, ErrorCode::exhausted);
+  EXPECT_EQ(full.error().message,
+            "lease 10.2.0.3: the map is full (capacity 2); raise --max-leases (a pinned map "
+            "keeps its size until its pin is removed)");
+  EXPECT_EQ(read_back(guard), (std::map<IpAddress, std::string>{{ip("10.2.0.1"), pod_mac(1)},
+                                                                {ip("10.2.0.2"), pod_mac(2)}}));
+
+  ASSERT_TRUE(guard
+                  .apply({{Kind::erase_lease, ip("10.2.0.1"), {}},
+                          {Kind::erase_lease, ip("10.2.0.2"), {}},
+                          {Kind::erase_pod_mac, {}, mac(1)}})
+                  .ok());
+  EXPECT_TRUE(read_back(guard).empty());
+  // The pod-MAC map is empty again: two new MACs fit.
+  EXPECT_TRUE(guard.apply({{Kind::put_pod_mac, {}, mac(2)}, {Kind::put_pod_mac, {}, mac(3)}}).ok());
+  expect_stats(guard.set_pod_macs({pod_mac(2), pod_mac(3)}), {0, 0, 0, 2});
+}
+
 }  // namespace
 }  // namespace ipfence::testing

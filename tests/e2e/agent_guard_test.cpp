@@ -9,7 +9,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdio>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -275,6 +277,76 @@ TEST_F(AgentGuardTest, MastersNoLongerNamedAreDetachedAndOnlyTheGuardFilterGoes)
   EXPECT_FALSE(guard_entry(get_guards(*node_), "ens226")) << get_guards(*node_).dump(2);
   EXPECT_EQ(egress_bpf_filters(node_ns(), "ens224").size(), 1u);
   EXPECT_EQ(status_guard(*node_)["masters"], json({"ens224"}));
+}
+
+// The lease map as the agent left it, "10.6.168.133" -> "aa:bb:..": bpftool reads the pin.
+std::map<std::string, std::string> pinned_leases(const std::string& pin_dir) {
+  ProcessResult dumped =
+      run_process({"bpftool", "-j", "map", "dump", "pinned", pin_dir + "/ipf_leases"});
+  if (dumped.exit_code != 0) throw std::runtime_error("bpftool map dump: " + dumped.err);
+  std::map<std::string, std::string> out;
+  for (const json& entry : json::parse(dumped.out)) {
+    const json& key = entry.at("formatted").at("key");
+    const json& value = entry.at("formatted").at("value");
+    if (key.at("family").get<int>() != 4) continue;
+    std::string ip;
+    for (int i = 0; i < 4; ++i)
+      ip += (i ? "." : "") + std::to_string(key.at("addr").at(i).get<int>());
+    char mac[18];
+    const json& m = value.at("mac");
+    std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", m[0].get<int>(),
+                  m[1].get<int>(), m[2].get<int>(), m[3].get<int>(), m[4].get<int>(),
+                  m[5].get<int>());
+    out[ip] = mac;
+  }
+  return out;
+}
+
+// An address of the node itself on a master, inside a pool, is leased to the master's MAC
+// (or the guard would drop the node's own traffic as unallocated) while no pod holds it; a
+// pod given that address takes the lease, and its DEL gives it back to the node.
+TEST_F(AgentGuardTest, TheNodesOwnAddressOnAMasterIsLeasedToItWhereNoPodHoldsIt) {
+  start("dpown");
+  const std::string master = node_->topology().master();
+  node_->apply(seed_multus_config(master));
+  node_->apply(kSeedReservedYaml);  // .131-.132: the pool's one free address is .133
+  node_->apply(kSeedPoolYaml);
+  ASSERT_TRUE(wait_for_guard(master)) << get_guards(*node_).dump(2);
+  const std::string master_mac = format_mac(link_mac(node_ns(), master));
+  using Leases = std::map<std::string, std::string>;
+  const auto leases_become = [&](const Leases& want) {
+    Leases got;
+    const bool reached = wait_until(
+        [&] {
+          got = pinned_leases(bpffs_.dir());
+          return got == want;
+        },
+        std::chrono::seconds(5));
+    if (!reached) ADD_FAILURE() << "lease map stuck at " << json(got).dump();
+    return reached;
+  };
+
+  node_ns().sh("ip addr add 10.6.168.133/16 dev " + master);
+  ASSERT_TRUE(leases_become({{"10.6.168.133", master_mac}}));
+  EXPECT_EQ(get_guards(*node_).value("leases", -1), 1);
+  EXPECT_THAT(node_->agent().log(), HasSubstr("1 address(es) of the node itself"));
+
+  CniRuntime runtime = node_->runtime("macvlan-" + master);
+  const Netns& pod = node_->topology().add_pod("dpown1");
+  CniCall call = pod_attachment(pod, "dpown1", "test-app-dpown1");
+  call.cni_args = {{"ipam.spidernet.io/ippool", R"({"ipv4": ["test-ippool"]})"}};
+  CniOutcome added = runtime.add(call);
+  ASSERT_TRUE(added.ok()) << added.output.dump() << added.stderr_text;
+  const std::string pod_mac = format_mac(link_mac(pod, "eth0"));
+  EXPECT_EQ(pinned_leases(bpffs_.dir()), (Leases{{"10.6.168.133", pod_mac}}))
+      << "the pod's lease is in place when ADD returns";
+
+  ASSERT_TRUE(runtime.del(call).ok());
+  EXPECT_EQ(pinned_leases(bpffs_.dir()), (Leases{{"10.6.168.133", master_mac}}))
+      << "DEL gives the address back to the node";
+
+  node_ns().sh("ip addr del 10.6.168.133/16 dev " + master);
+  EXPECT_TRUE(leases_become({}));
 }
 
 TEST(AgentGuardOffTest, WithoutABpffsTheAgentSaysHowToMountOneOrRunsIpamOnly) {

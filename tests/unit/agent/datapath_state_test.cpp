@@ -139,7 +139,6 @@ TEST_F(DatapathStateTest, LeasesAreThisNodesAllocationsWithAMac) {
   GuardInputs in = desired();
   EXPECT_THAT(lease_texts(in.leases),
               ElementsAre("10.6.168.133=aa:bb:cc:00:00:01", "fd00:6::12=aa:bb:cc:00:00:01"));
-  EXPECT_THAT(macs_of(in.leases), ElementsAre("aa:bb:cc:00:00:01"));
   EXPECT_THAT(in.bad_macs, ElementsAre("10.6.168.136 (not-a-mac)"));
   EXPECT_EQ(in.pods, (std::vector<PodInterface>{{"/var/run/netns/a", "eth0"}}));
   EXPECT_EQ(in.revision, node1_.state().revision());
@@ -212,13 +211,6 @@ TEST(LeaseOverlayTest, FreshChangesWinOverAnOlderSnapshotUntilOneCatchesUp) {
   EXPECT_TRUE(overlay.empty());
 }
 
-TEST(LeaseOverlayTest, PodMacsAreDistinctAndLowerCase) {
-  const std::vector<datapath::Lease> leases{{ip("10.0.0.1"), "AA:BB:CC:00:00:01"},
-                                            {ip("fd00::1"), "aa:bb:cc:00:00:01"},
-                                            {ip("10.0.0.2"), "aa-bb-cc-00-00-02"}};
-  EXPECT_THAT(macs_of(leases), ElementsAre("aa:bb:cc:00:00:01", "aa:bb:cc:00:00:02"));
-}
-
 }  // namespace
 }  // namespace ipfence::agent
 
@@ -235,32 +227,6 @@ TEST_F(DatapathStateTest, PodsOnlyWhenAsked) {
   GuardInputs without = desired_from_state(node1_.state(), "node1", {}, WithPods::no);
   EXPECT_THAT(without.pods, IsEmpty());
   EXPECT_EQ(lease_texts(without.leases), lease_texts(with.leases));
-}
-
-TEST(CompactLeasesTest, SameAsAndExpandGiveExactlyTheLeasesItWasMadeOf) {
-  const std::vector<datapath::Lease> leases{{ip("10.6.168.133"), "aa:bb:cc:00:00:01"},
-                                            {ip("10.6.168.134"), "AA:BB:CC:00:00:02"},
-                                            {ip("fd00:6::12"), "odd"}};
-  const CompactLeases pushed(leases);
-  EXPECT_EQ(pushed.size(), 3u);
-  EXPECT_TRUE(pushed.same_as(leases));
-  EXPECT_EQ(lease_texts(pushed.expand()), lease_texts(leases));
-  auto changed = leases;
-  changed[0].mac = "aa:bb:cc:00:00:09";
-  EXPECT_FALSE(pushed.same_as(changed));
-  changed = leases;
-  changed[1].mac = "aa:bb:cc:00:00:02";  // same bytes, other text: a change, as before
-  EXPECT_FALSE(pushed.same_as(changed));
-  changed = leases;
-  changed[2].mac = "odder";
-  EXPECT_FALSE(pushed.same_as(changed));
-  changed = leases;
-  changed[2].ip = ip("fd00:6::13");
-  EXPECT_FALSE(pushed.same_as(changed));
-  changed = leases;
-  changed.pop_back();
-  EXPECT_FALSE(pushed.same_as(changed));
-  EXPECT_TRUE(CompactLeases().same_as({}));
 }
 
 }  // namespace
