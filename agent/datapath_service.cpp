@@ -250,7 +250,7 @@ Status DatapathService::push_maps() {
     // After the tries: a reservation is enforced before a diff of every lease is made.
     const Status booked =
         book_.set_pods(overlay_.merge(std::move(snapshot_.leases)), edits_target());
-    snapshot_.leases = std::vector<datapath::Lease>();  // `= {}` would keep the capacity
+    snapshot_.leases = std::vector<PodLease>();  // `= {}` would keep the capacity
     pods_to_book_ = false;
     report("lease book", booked);
   }
@@ -398,7 +398,7 @@ Status DatapathService::on_allocated(const std::vector<ipam::Allocation>& leases
     if (!mac)
       return make_error(ErrorCode::invalid_argument,
                         "the pod's MAC \"" + lease.mac + "\" is not a MAC address");
-    overlay_.add(*ip, lease.mac, revision);
+    overlay_.add(*ip, *mac, revision);
     book_.put_pod(*ip, *mac, edits_target());
   }
   for (const auto& lease : leases) {

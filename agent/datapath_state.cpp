@@ -36,15 +36,30 @@ GuardInputs desired_from_state(const ipam::ClusterState& state, const std::strin
   }
   for (const auto& master : config_masters) add_master(in.masters, {master, 0, "--masters"});
 
+  // This runs under the allocator's lock, once per store change, over every allocation: no
+  // heap block per allocation, and no more than one lookup of a master name per run of
+  // allocations that share it (their shared fields are one interned copy).
   std::set<std::string> allocation_masters;  // a handful of names, not one per allocation
+  const std::string* last_master = nullptr;
+  std::size_t allocations = 0;
+  for (const auto& [name, pool] : state.pools()) allocations += pool.allocations.size();
+  in.leases.reserve(allocations);  // an upper bound: all nodes' allocations
   for (const auto& [name, pool] : state.pools()) {
     for (const auto& range : pool.ranges.usable.ranges()) in.pools.push_back(range);
     for (const auto& [value, stored] : pool.allocations) {
       const ipam::AllocationRecord& a = stored.record;
       if (a.node() != node) continue;
-      if (!a.master().empty()) allocation_masters.insert(a.master());
+      if (&a.master() != last_master) {
+        last_master = &a.master();
+        if (!last_master->empty()) allocation_masters.insert(*last_master);
+      }
       if (with_pods == WithPods::yes && !a.netns().empty() && !a.ifname().empty())
         in.pods.push_back({std::string(a.netns()), a.ifname()});
+      // Most MACs are kept as bytes: no text is made of them here.
+      if (const auto bytes = a.mac_bytes()) {
+        in.leases.push_back({a.ip(value), datapath::Mac{*bytes}});
+        continue;
+      }
       const std::string text = a.mac();
       if (text.empty()) continue;  // no MAC, no lease: the guard cannot tell the pod apart
       auto mac = datapath::Mac::parse(text);
@@ -52,7 +67,7 @@ GuardInputs desired_from_state(const ipam::ClusterState& state, const std::strin
         in.bad_macs.push_back(a.ip(value).to_string() + " (" + text + ")");
         continue;
       }
-      in.leases.push_back({a.ip(value), mac->to_string()});
+      in.leases.push_back({a.ip(value), *mac});
     }
   }
   for (const auto& master : allocation_masters)
@@ -62,9 +77,12 @@ GuardInputs desired_from_state(const ipam::ClusterState& state, const std::strin
   in.pods.erase(std::unique(in.pods.begin(), in.pods.end()), in.pods.end());
   in.pods.shrink_to_fit();
 
-  // Pools never overlap and an IP is allocated at most once, so leases are unique already.
-  std::sort(in.leases.begin(), in.leases.end(),
-            [](const datapath::Lease& a, const datapath::Lease& b) { return a.ip < b.ip; });
+  // Pools never overlap and an IP is allocated at most once, so leases are unique already;
+  // with one pool (or pools in address order) they come sorted too.
+  const auto by_address = [](const PodLease& a, const PodLease& b) { return a.ip < b.ip; };
+  if (!std::is_sorted(in.leases.begin(), in.leases.end(), by_address))
+    std::sort(in.leases.begin(), in.leases.end(), by_address);
+  if (in.leases.capacity() > 2 * in.leases.size() + 1024) in.leases.shrink_to_fit();
   for (ipam::IpFamily family : {ipam::IpFamily::v4, ipam::IpFamily::v6})
     for (const auto& range : state.reserved(family).ranges()) in.reserved.push_back(range);
   return in;
@@ -86,27 +104,25 @@ std::string resolve_master(const MasterWant& want,
   return want.master;
 }
 
-void LeaseOverlay::add(const ipam::IpAddress& ip, const std::string& mac, std::int64_t revision) {
-  auto parsed = datapath::Mac::parse(mac);
-  changes_[ip] = {true, parsed ? parsed->to_string() : mac, revision};
+void LeaseOverlay::add(const ipam::IpAddress& ip, const datapath::Mac& mac, std::int64_t revision) {
+  changes_[ip] = {true, mac, revision};
 }
 
 void LeaseOverlay::remove(const ipam::IpAddress& ip, std::int64_t revision) {
-  changes_[ip] = {false, "", revision};
+  changes_[ip] = {false, {}, revision};
 }
 
 void LeaseOverlay::settle(std::int64_t revision) {
   std::erase_if(changes_, [&](const auto& entry) { return entry.second.revision <= revision; });
 }
 
-std::vector<datapath::Lease> LeaseOverlay::merge(std::vector<datapath::Lease> snapshot) const {
+std::vector<PodLease> LeaseOverlay::merge(std::vector<PodLease> snapshot) const {
   if (changes_.empty()) return snapshot;
-  std::erase_if(snapshot,
-                [&](const datapath::Lease& lease) { return changes_.contains(lease.ip); });
+  std::erase_if(snapshot, [&](const PodLease& lease) { return changes_.contains(lease.ip); });
   for (const auto& [ip, change] : changes_)
     if (change.present) snapshot.push_back({ip, change.mac});
   std::sort(snapshot.begin(), snapshot.end(),
-            [](const datapath::Lease& a, const datapath::Lease& b) { return a.ip < b.ip; });
+            [](const PodLease& a, const PodLease& b) { return a.ip < b.ip; });
   return snapshot;
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "agent/datapath/guard.h"
+#include "agent/lease_book.h"
 #include "ipam/cluster_state.h"
 
 namespace ipfence::agent {
@@ -40,8 +41,8 @@ struct PodInterface {
 };
 
 struct GuardInputs {
-  std::int64_t revision = 0;            // the view's revision the snapshot was taken at
-  std::vector<datapath::Lease> leases;  // sorted by address, one per address
+  std::int64_t revision = 0;     // the view's revision the snapshot was taken at
+  std::vector<PodLease> leases;  // sorted by address, one per address
   std::vector<ipam::IpRange> reserved;
   std::vector<ipam::IpRange> pools;
   std::vector<MasterWant> masters;    // unique by (master, vlan_id), first source kept
@@ -71,11 +72,11 @@ class LeaseOverlay {
  public:
   struct Change {
     bool present = false;  // added (with mac) or removed
-    std::string mac;
+    datapath::Mac mac;
     std::int64_t revision = 0;
   };
 
-  void add(const ipam::IpAddress& ip, const std::string& mac, std::int64_t revision);
+  void add(const ipam::IpAddress& ip, const datapath::Mac& mac, std::int64_t revision);
   void remove(const ipam::IpAddress& ip, std::int64_t revision);
   // Forgets every change a snapshot at `revision` already reflects.
   void settle(std::int64_t revision);
@@ -83,7 +84,7 @@ class LeaseOverlay {
 
   // The snapshot's leases with the changes applied (sorted by address, one per address).
   // Takes the snapshot's vector: tens of thousands of leases are not copied.
-  std::vector<datapath::Lease> merge(std::vector<datapath::Lease> snapshot) const;
+  std::vector<PodLease> merge(std::vector<PodLease> snapshot) const;
 
  private:
   std::map<ipam::IpAddress, Change> changes_;

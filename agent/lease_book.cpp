@@ -60,14 +60,10 @@ void LeaseBook::finish(Edits* edits) {
   lease_edits_.clear();
 }
 
-Status LeaseBook::set_pods(const std::vector<datapath::Lease>& leases, Edits* edits) {
+Status LeaseBook::set_pods(const std::vector<PodLease>& leases, Edits* edits) {
   std::vector<Entry> wanted;
   wanted.reserve(leases.size());
-  for (const auto& lease : leases) {
-    auto mac = datapath::Mac::parse(lease.mac);
-    if (!mac) return mac.error().wrap("lease " + lease.ip.to_string());
-    wanted.push_back(entry_of(lease.ip, *mac));
-  }
+  for (const auto& lease : leases) wanted.push_back(entry_of(lease.ip, lease.mac));
   std::sort(wanted.begin(), wanted.end(), ByAddress{});
   const auto same_address = [](const Entry& a, const Entry& b) {
     return a.family == b.family && a.ip == b.ip;

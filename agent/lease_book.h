@@ -30,13 +30,21 @@
 
 namespace ipfence::agent {
 
+// A pod's lease as snapshots carry it: no heap block (a MAC as text is one, past the short
+// string buffer), so a snapshot of 65,536 leases is one vector.
+struct PodLease {
+  ipam::IpAddress ip;
+  datapath::Mac mac;
+  bool operator==(const PodLease&) const = default;
+};
+
 class LeaseBook {
  public:
   using Edits = std::vector<datapath::MapEdit>;
 
-  // Makes the pods' leases exactly `leases` (any order; one per address). Every MAC must
-  // parse: on a bad one nothing changes and the error names the lease.
-  Status set_pods(const std::vector<datapath::Lease>& leases, Edits* edits);
+  // Makes the pods' leases exactly `leases` (any order). An address given twice with
+  // different MACs changes nothing, and the error names it.
+  Status set_pods(const std::vector<PodLease>& leases, Edits* edits);
   void put_pod(const ipam::IpAddress& ip, const datapath::Mac& mac, Edits* edits);
   void erase_pod(const ipam::IpAddress& ip, Edits* edits);
   // The node's own addresses with their master's MAC (any order; one per address).

@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -71,6 +72,12 @@ class AllocationRecord {
   std::string_view pod_name() const { return unique(kPodName); }
   std::string_view pod_uid() const { return unique(kPodUid); }
   std::string mac() const;
+  // The MAC's 6 bytes when it was stored in the canonical form (lower-case hex and colons,
+  // as written by the plugin), without making text of them; else nullopt: read mac().
+  std::optional<std::array<std::uint8_t, 6>> mac_bytes() const {
+    if (!(flags_ & kMacBytes)) return std::nullopt;
+    return mac_;
+  }
   std::string created() const;
 
   // How many records share each interned tuple now (for tests).

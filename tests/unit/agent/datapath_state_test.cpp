@@ -53,10 +53,14 @@ ipam::IpRange range(const char* text) {
   return *ipam::IpRange::parse(text);
 }
 
-std::vector<std::string> lease_texts(const std::vector<datapath::Lease>& leases) {
+std::vector<std::string> lease_texts(const std::vector<PodLease>& leases) {
   std::vector<std::string> out;
-  for (const auto& l : leases) out.push_back(l.ip.to_string() + "=" + l.mac);
+  for (const auto& l : leases) out.push_back(l.ip.to_string() + "=" + l.mac.to_string());
   return out;
+}
+
+datapath::Mac mac(const char* text) {
+  return *datapath::Mac::parse(text);
 }
 
 std::vector<std::string> master_texts(const std::vector<MasterWant>& masters) {
@@ -190,10 +194,10 @@ TEST(ResolveMasterTest, VlanInterfaceWhenItExistsElseTheMaster) {
 }
 
 TEST(LeaseOverlayTest, FreshChangesWinOverAnOlderSnapshotUntilOneCatchesUp) {
-  const std::vector<datapath::Lease> old_snapshot{{ip("10.6.168.133"), "aa:bb:cc:00:00:01"}};
+  const std::vector<PodLease> old_snapshot{{ip("10.6.168.133"), mac("aa:bb:cc:00:00:01")}};
   LeaseOverlay overlay;
-  overlay.add(ip("10.6.168.134"), "AA:BB:CC:00:00:02", 11);  // allocated at revision 11
-  overlay.remove(ip("10.6.168.133"), 12);                    // released at revision 12
+  overlay.add(ip("10.6.168.134"), mac("AA:BB:CC:00:00:02"), 11);  // allocated at revision 11
+  overlay.remove(ip("10.6.168.133"), 12);                         // released at revision 12
   EXPECT_THAT(lease_texts(overlay.merge(old_snapshot)),
               ElementsAre("10.6.168.134=aa:bb:cc:00:00:02"));
 
@@ -202,8 +206,8 @@ TEST(LeaseOverlayTest, FreshChangesWinOverAnOlderSnapshotUntilOneCatchesUp) {
               ElementsAre("10.6.168.134=aa:bb:cc:00:00:02"));
 
   overlay.settle(11);  // the allocation is in the store's view now; the release is not
-  const std::vector<datapath::Lease> at_11{{ip("10.6.168.133"), "aa:bb:cc:00:00:01"},
-                                           {ip("10.6.168.134"), "aa:bb:cc:00:00:02"}};
+  const std::vector<PodLease> at_11{{ip("10.6.168.133"), mac("aa:bb:cc:00:00:01")},
+                                    {ip("10.6.168.134"), mac("aa:bb:cc:00:00:02")}};
   EXPECT_THAT(lease_texts(overlay.merge(at_11)), ElementsAre("10.6.168.134=aa:bb:cc:00:00:02"));
   EXPECT_FALSE(overlay.empty());
 

@@ -89,6 +89,22 @@ TEST(AllocationRecord, KeepsTextThatDoesNotRoundTrip) {
   }
 }
 
+// mac_bytes() is the fast path of the agent's per-change pass: bytes exactly when mac() is
+// their canonical text, so that a caller falling back to mac() sees every other MAC.
+TEST(AllocationRecord, MacBytesOnlyForTheCanonicalText) {
+  const AllocationRecord canonical(full("10.0.0.1"), ip("10.0.0.1"));
+  ASSERT_TRUE(canonical.mac_bytes().has_value());
+  EXPECT_EQ(*canonical.mac_bytes(),
+            (std::array<std::uint8_t, 6>{0x02, 0x1f, 0xa0, 0x0b, 0xff, 0x09}));
+  for (const std::string mac : {"", "02:1F:A0:0B:FF:09", "02-1f-a0-0b-ff-09", "garbage"}) {
+    Allocation a = full("10.0.0.1");
+    a.mac = mac;
+    const AllocationRecord record(a, ip("10.0.0.1"));
+    EXPECT_FALSE(record.mac_bytes().has_value()) << mac;
+    EXPECT_EQ(record.mac(), mac);
+  }
+}
+
 TEST(AllocationRecord, LongAndOddStrings) {
   Allocation a = full("10.0.0.1");
   a.container_id = std::string(300, 'c');  // a length of two varint bytes
