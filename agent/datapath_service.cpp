@@ -145,9 +145,13 @@ void DatapathService::sync(GuardInputs* snapshot) {
   std::lock_guard lock(mu_);
   const bool first = !synced_once_;
   if (snapshot != nullptr) {
+    // A full snapshot not booked yet (its tries failed to write) goes into the book before
+    // the next replaces it: a change set that follows it changes it.
+    if (pods_to_book_) book_snapshot();
     snapshot_ = std::move(*snapshot);  // a copy would be MBs per 10k pods
     overlay_.settle(snapshot_.revision);
     pods_to_book_ = true;
+    if (!snapshot_.full) book_snapshot();  // a few changes: no reason to wait
     std::erase_if(allocation_masters_,
                   [&](const auto& m) { return m.second <= snapshot_.revision; });
     synced_once_ = true;
@@ -246,15 +250,29 @@ Status DatapathService::push_maps() {
     pushed_.reserved = snapshot_.reserved;
     pushed_.reserved_ok = true;
   }
-  if (pods_to_book_) {
-    // After the tries: a reservation is enforced before a diff of every lease is made.
-    const Status booked =
-        book_.set_pods(overlay_.merge(std::move(snapshot_.leases)), edits_target());
-    snapshot_.leases = std::vector<PodLease>();  // `= {}` would keep the capacity
-    pods_to_book_ = false;
-    report("lease book", booked);
-  }
+  // After the tries: a reservation is enforced before a diff of every lease is made.
+  if (pods_to_book_) book_snapshot();
   return push_leases();
+}
+
+// Into the book: a full snapshot's leases with the overlay merged in, or a change set's
+// changes but those of addresses the IPAM handlers changed since (the overlay holds them).
+void DatapathService::book_snapshot() {
+  if (snapshot_.full) {
+    report("lease book",
+           book_.set_pods(overlay_.merge(std::move(snapshot_.leases)), edits_target()));
+  } else {
+    for (const LeaseChange& change : snapshot_.lease_changes) {
+      if (overlay_.holds(change.ip)) continue;
+      if (change.mac)
+        book_.put_pod(change.ip, *change.mac, edits_target());
+      else
+        book_.erase_pod(change.ip, edits_target());
+    }
+  }
+  snapshot_.leases = std::vector<PodLease>();  // `= {}` would keep the capacity
+  snapshot_.lease_changes = std::vector<LeaseChange>();
+  pods_to_book_ = false;
 }
 
 // The book's leases and pod MACs (derived from the pods' leases, not the node's own): its

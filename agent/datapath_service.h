@@ -121,6 +121,7 @@ class DatapathService final : public LeaseSink {
   // Where the book records the map writes of a change: nowhere while the maps may not match
   // it (the next push writes it whole).
   LeaseBook::Edits* edits_target() { return leases_in_sync_ ? &pending_ : nullptr; }
+  void book_snapshot();
   Status push_maps();
   Status push_leases();
   Status attach_master(const std::string& ifname, const Wanted& wanted);
@@ -141,7 +142,7 @@ class DatapathService final : public LeaseSink {
   GuardSettings settings_;
   // Without its pods after the first sync, and without its leases once they are in book_.
   GuardInputs snapshot_;
-  bool pods_to_book_ = false;  // snapshot_.leases are new and not in book_ yet
+  bool pods_to_book_ = false;  // snapshot_'s leases (or changes) are not in book_ yet
   bool synced_once_ = false;
   LeaseOverlay overlay_;
   Pushed pushed_;

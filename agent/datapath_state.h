@@ -10,11 +10,17 @@
 //             node's allocations were made on
 // The overlay merges in what the IPAM handlers changed after the snapshot was taken
 // (lease_sink.h), so a snapshot that is one tick old never takes back a fresh lease.
+//
+// A snapshot is full (every lease of the node) or a change set: the leases of the addresses
+// the store events since the last snapshot touched (desired_changes), so that a store change
+// costs the node's agent what it changed, not a pass over every pod on the node.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,9 +46,18 @@ struct PodInterface {
   auto operator<=>(const PodInterface&) const = default;
 };
 
+// One address whose lease a change set names: leased to `mac` now, or to no pod of this node.
+struct LeaseChange {
+  ipam::IpAddress ip;
+  std::optional<datapath::Mac> mac;
+  bool operator==(const LeaseChange&) const = default;
+};
+
 struct GuardInputs {
   std::int64_t revision = 0;     // the view's revision the snapshot was taken at
+  bool full = true;              // `leases` holds every lease; else `lease_changes` what changed
   std::vector<PodLease> leases;  // sorted by address, one per address
+  std::vector<LeaseChange> lease_changes;  // sorted by address, one per address
   std::vector<ipam::IpRange> reserved;
   std::vector<ipam::IpRange> pools;
   std::vector<MasterWant> masters;    // unique by (master, vlan_id), first source kept
@@ -55,10 +70,22 @@ struct GuardInputs {
 // per pod.
 enum class WithPods : bool { no, yes };
 
-// The snapshot for `node`. `config_masters` are the --masters flag's.
+// The snapshot for `node`. `config_masters` are the --masters flag's. `allocation_masters`,
+// when given, gets the masters this node's allocations were made on.
 GuardInputs desired_from_state(const ipam::ClusterState& state, const std::string& node,
                                const std::vector<std::string>& config_masters,
-                               WithPods with_pods = WithPods::yes);
+                               WithPods with_pods = WithPods::yes,
+                               std::set<std::string>* allocation_masters = nullptr);
+
+// A change set for `node` (full = false): the current lease of every allocation address that
+// `events` (the store events that brought `state` here) touched, and everything else as
+// desired_from_state gives it but the pods. The masters of allocations are
+// `allocation_masters` (what the caller knows from earlier snapshots), plus those of the
+// touched allocations, which are added to it.
+GuardInputs desired_changes(const ipam::ClusterState& state, const std::string& node,
+                            const std::vector<std::string>& config_masters,
+                            const std::vector<store::Event>& events,
+                            std::set<std::string>& allocation_masters);
 
 // The interface that guards `want`: "<master>.<vlan>" if `exists` says so, else the master.
 // `note` says which and why, for the log ("" when there is no vlan).
@@ -81,6 +108,8 @@ class LeaseOverlay {
   // Forgets every change a snapshot at `revision` already reflects.
   void settle(std::int64_t revision);
   bool empty() const { return changes_.empty(); }
+  // Whether a change to `ip` is still held: it is newer than every snapshot settled so far.
+  bool holds(const ipam::IpAddress& ip) const { return changes_.contains(ip); }
 
   // The snapshot's leases with the changes applied (sorted by address, one per address).
   // Takes the snapshot's vector: tens of thousands of leases are not copied.

@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
 #include <set>
 
 #include "agent_test_support.h"
@@ -231,6 +233,115 @@ TEST_F(DatapathStateTest, PodsOnlyWhenAsked) {
   GuardInputs without = desired_from_state(node1_.state(), "node1", {}, WithPods::no);
   EXPECT_THAT(without.pods, IsEmpty());
   EXPECT_EQ(lease_texts(without.leases), lease_texts(with.leases));
+}
+
+// Change sets: what another writer's store events did to node1's leases, as a watcher of
+// node1 sees it (the agent's view; node1_ plays a second writer for node1, node2_ another node).
+class DatapathChangesTest : public DatapathStateTest {
+ protected:
+  DatapathChangesTest() : watcher_(store_, options("node1")) {}
+  void SetUp() override {
+    DatapathStateTest::SetUp();
+    ASSERT_TRUE(watcher_.resync().ok());
+  }
+  GuardInputs changes() {
+    auto caught = watcher_.catch_up();
+    EXPECT_TRUE(caught.ok());
+    EXPECT_FALSE(caught->resynced);
+    return desired_changes(watcher_.state(), "node1", {}, caught->events, masters_);
+  }
+  std::vector<std::string> change_texts(const std::vector<LeaseChange>& changes) {
+    std::vector<std::string> out;
+    for (const auto& c : changes)
+      out.push_back(c.ip.to_string() + "=" + (c.mac ? c.mac->to_string() : "-"));
+    return out;
+  }
+
+  ipam::Allocator watcher_;
+  std::set<std::string> masters_;
+};
+
+TEST_F(DatapathChangesTest, NameEveryTouchedAddressWithWhatItHoldsNow) {
+  allocate(node1_, "a", "10.6.168.133", "aa:bb:cc:00:00:01", "ens192");
+  allocate(node2_, "b", "10.6.168.134", "aa:bb:cc:00:00:02", "ens192");  // another node's
+  allocate(node1_, "c", "10.6.168.135", "not-a-mac", "ens224");          // unusable MAC
+  allocate(node1_, "d", "10.6.168.136", "AA:BB:CC:00:00:04", "ens192");
+  ASSERT_TRUE(node1_.release("d", "eth0").ok());  // put and deleted within one batch
+
+  GuardInputs in = changes();
+  EXPECT_FALSE(in.full);
+  EXPECT_THAT(in.leases, IsEmpty());
+  EXPECT_THAT(change_texts(in.lease_changes),
+              ElementsAre("10.6.168.133=aa:bb:cc:00:00:01", "10.6.168.134=-", "10.6.168.135=-",
+                          "10.6.168.136=-"));
+  EXPECT_THAT(in.bad_macs, ElementsAre("10.6.168.135 (not-a-mac)"));
+  EXPECT_THAT(masters_, ElementsAre("ens192", "ens224"));
+  // Everything but the leases and pods is what a full snapshot says.
+  const GuardInputs full = desired_from_state(watcher_.state(), "node1", {}, WithPods::no);
+  EXPECT_EQ(master_texts(in.masters), master_texts(full.masters));
+  EXPECT_EQ(in.pools, full.pools);
+  EXPECT_EQ(in.reserved, full.reserved);
+  EXPECT_EQ(in.revision, full.revision);
+  EXPECT_THAT(in.pods, IsEmpty());
+
+  // A batch without allocation events changes no lease, and keeps the known masters.
+  testing::apply_yaml(store_, kV6Pool);  // the same pool again: no allocation event
+  in = changes();
+  EXPECT_THAT(in.lease_changes, IsEmpty());
+  EXPECT_EQ(master_texts(in.masters), master_texts(full.masters));
+}
+
+// Rounds of allocations and releases by both writers: the first full snapshot plus every
+// change set since, booked in order, is always the full snapshot of now.
+TEST_F(DatapathChangesTest, AFullSnapshotPlusTheChangeSetsIsTheFullSnapshotOfNow) {
+  std::set<std::string> full_masters;
+  const GuardInputs first =
+      desired_from_state(watcher_.state(), "node1", {}, WithPods::no, &full_masters);
+  masters_ = full_masters;
+  LeaseBook book;
+  ASSERT_TRUE(book.set_pods(first.leases, nullptr));
+  std::mt19937 rng(11);
+  std::map<std::string, ipam::Allocator*> held;  // container -> who allocated it
+  const std::vector<std::string> addresses{"10.6.168.133", "10.6.168.134", "10.6.168.135",
+                                           "10.6.168.136", "10.6.168.137", "10.6.168.138",
+                                           "10.6.168.140", "fd00:6::10",   "fd00:6::12"};
+  int next_id = 0;
+  for (int round = 0; round < 40; ++round) {
+    for (int op = 0; op < 3; ++op) {
+      if (!held.empty() && rng() % 2 == 0) {
+        auto it = std::next(held.begin(), static_cast<long>(rng() % held.size()));
+        ASSERT_TRUE(it->second->release(it->first, "eth0").ok());
+        held.erase(it);
+        continue;
+      }
+      ipam::Allocator& writer = rng() % 2 == 0 ? node1_ : node2_;
+      ASSERT_TRUE(writer.catch_up().ok());
+      const std::string& wanted = addresses[rng() % addresses.size()];
+      bool taken = false;
+      for (const auto& [name, pool] : writer.state().pools())
+        if (pool.allocations.contains(ip(wanted.c_str()).value())) taken = true;
+      if (taken) continue;
+      const std::string id = "r" + std::to_string(next_id++);
+      const std::string mac_text = "aa:bb:cc:00:01:" + std::to_string(10 + rng() % 80);
+      allocate(writer, id, wanted, mac_text, rng() % 2 == 0 ? "ens192" : "ens224");
+      held[id] = &writer;
+    }
+    const GuardInputs in = changes();
+    for (const LeaseChange& c : in.lease_changes) {
+      if (c.mac)
+        book.put_pod(c.ip, *c.mac, nullptr);
+      else
+        book.erase_pod(c.ip, nullptr);
+    }
+    std::set<std::string> now_masters;
+    const GuardInputs now =
+        desired_from_state(watcher_.state(), "node1", {}, WithPods::no, &now_masters);
+    std::vector<std::string> booked;
+    for (const auto& l : book.leases()) booked.push_back(l.ip.to_string() + "=" + l.mac);
+    ASSERT_EQ(booked, lease_texts(now.leases)) << "round " << round;
+    // Masters only grow between full passes: every one a full pass names is known.
+    for (const auto& m : now_masters) ASSERT_TRUE(masters_.contains(m)) << m;
+  }
 }
 
 }  // namespace
