@@ -125,9 +125,8 @@ static __always_inline __u8 judge_cached(const struct ipf_claim *cl)
  * (or the defaults when it has no entry), remembered for the next frame. */
 static __always_inline struct ipf_iface_config iface_settings(const struct ipf_iface_key *where)
 {
-	const struct ipf_iface_config defaults = {.mode = ipf_default_mode,
-						  .reserved_policy = ipf_default_policy,
-						  .counter_slot = 0};
+	const struct ipf_iface_config defaults = {
+	    .mode = ipf_default_mode, .reserved_policy = ipf_default_policy, .counter_slot = 0};
 	__u32 zero = 0;
 	__u32 idx = iface_slot_of(where);
 	__u64 *genp = bpf_map_lookup_elem(&ipf_judge_gen, &zero);

@@ -45,7 +45,8 @@ struct {
 
 static __always_inline __u32 iface_slot_of(const struct ipf_iface_key *where)
 {
-	__u32 mixed = where->ifindex ^ (__u32)where->netns_cookie ^ (__u32)(where->netns_cookie >> 32);
+	__u32 mixed =
+	    where->ifindex ^ (__u32)where->netns_cookie ^ (__u32)(where->netns_cookie >> 32);
 
 	return (mixed * 0x9E3779B1u) >> (32 - IPF_IFACE_CACHE_SLOTS_LOG2);
 }

@@ -36,7 +36,7 @@
 
 /* Socket levels from include/linux/socket.h (not in the uapi headers). */
 #define IPF_SOL_PACKET 263
-#define IPF_SOL_XDP 283
+#define IPF_SOL_XDP    283
 
 /* The smallest page size: the most of optval the program is shown. */
 #define IPF_PAGE_SIZE 4096

@@ -125,7 +125,8 @@ CniOr<std::vector<std::string>> annotation_pools(const json& obj, std::string_vi
   std::vector<std::string> pools;
   const json* value = member(obj, key);
   if (!value || value->is_null()) return pools;
-  if (!value->is_array()) return wrong_type(path + "." + std::string(key), "a list of pool names", *value);
+  if (!value->is_array())
+    return wrong_type(path + "." + std::string(key), "a list of pool names", *value);
   for (std::size_t i = 0; i < value->size(); ++i) {
     const json& item = (*value)[i];
     if (!item.is_string() || item.get_ref<const std::string&>().empty())
@@ -161,8 +162,9 @@ CniStatus parse_pod_annotations(const json& cni, NetConf& out) {
     IPF_ASSIGN_OR_RETURN(json parsed, annotation_json(*value, path));
     if (!parsed.is_array()) return wrong_type(path, "a list of {interface, ipv4, ipv6}", parsed);
     for (std::size_t i = 0; i < parsed.size(); ++i) {
-      IPF_ASSIGN_OR_RETURN(PoolAnnotation entry,
-                           parse_pool_annotation(parsed[i], path + "[" + std::to_string(i) + "]", true));
+      IPF_ASSIGN_OR_RETURN(
+          PoolAnnotation entry,
+          parse_pool_annotation(parsed[i], path + "[" + std::to_string(i) + "]", true));
       out.pod_ippools.push_back(std::move(entry));
     }
   }

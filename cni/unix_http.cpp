@@ -51,7 +51,8 @@ bool iequals(std::string_view a, std::string_view b) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -82,7 +83,8 @@ bool parse_http_response(std::string_view raw, HttpAnswer& answer, std::string& 
   std::string_view status_line = head.substr(0, line_end);
   // "HTTP/1.1 200 OK"
   if (status_line.substr(0, 7) != "HTTP/1." || status_line.size() < 12 || status_line[8] != ' ')
-    return problem = "not an HTTP/1.x status line: " + std::string(status_line.substr(0, 40)), false;
+    return problem = "not an HTTP/1.x status line: " + std::string(status_line.substr(0, 40)),
+           false;
   answer.status = 0;
   for (char c : status_line.substr(9, 3)) {
     if (c < '0' || c > '9') return problem = "bad status code", false;
@@ -99,7 +101,8 @@ bool parse_http_response(std::string_view raw, HttpAnswer& answer, std::string& 
     if (colon == std::string_view::npos) continue;
     std::string_view name = trim(line.substr(0, colon)), value = trim(line.substr(colon + 1));
     if (iequals(name, "Transfer-Encoding") && iequals(value, "chunked")) chunked = true;
-    if (iequals(name, "Content-Length")) length = std::strtoll(std::string(value).c_str(), nullptr, 10);
+    if (iequals(name, "Content-Length"))
+      length = std::strtoll(std::string(value).c_str(), nullptr, 10);
   }
   answer.body.clear();
   if (chunked) return decode_chunked(body, answer.body, problem);
@@ -114,8 +117,8 @@ bool parse_http_response(std::string_view raw, HttpAnswer& answer, std::string& 
 
 bool unix_http_request(const std::string& socket_path, std::string_view method,
                        std::string_view path, const std::string* json_body,
-                       std::chrono::milliseconds timeout, std::size_t max_body,
-                       HttpAnswer& answer, HttpFailure& failure) {
+                       std::chrono::milliseconds timeout, std::size_t max_body, HttpAnswer& answer,
+                       HttpFailure& failure) {
   const auto deadline = Clock::now() + timeout;
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -152,8 +155,9 @@ bool unix_http_request(const std::string& socket_path, std::string_view method,
                         " HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
                         "Connection: close\r\n";
   if (json_body)
-    request += "Content-Type: application/json\r\nContent-Length: " +
-               std::to_string(json_body->size()) + "\r\n\r\n" + *json_body;
+    request +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(json_body->size()) +
+        "\r\n\r\n" + *json_body;
   else
     request += "\r\n";
   std::size_t sent = 0;

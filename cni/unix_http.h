@@ -26,8 +26,8 @@ struct HttpFailure {
 // fills `failure` when no complete HTTP answer arrived.
 bool unix_http_request(const std::string& socket_path, std::string_view method,
                        std::string_view path, const std::string* json_body,
-                       std::chrono::milliseconds timeout, std::size_t max_body,
-                       HttpAnswer& answer, HttpFailure& failure);
+                       std::chrono::milliseconds timeout, std::size_t max_body, HttpAnswer& answer,
+                       HttpFailure& failure);
 
 // Parses a complete HTTP/1.x response (exposed for tests). False on malformed input.
 bool parse_http_response(std::string_view raw, HttpAnswer& answer, std::string& problem);

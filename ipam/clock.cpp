@@ -18,7 +18,9 @@ std::string rfc3339(std::chrono::system_clock::time_point time) {
   return text;
 }
 
-std::string rfc3339_now() { return rfc3339(std::chrono::system_clock::now()); }
+std::string rfc3339_now() {
+  return rfc3339(std::chrono::system_clock::now());
+}
 
 std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text) {
   std::tm utc{};

@@ -3,9 +3,9 @@
 // splits), never O(addresses): a /8 pool with a million reserved ranges is an ordinary case.
 #pragma once
 
-#include <cstdint>
 #include <absl/container/btree_map.h>
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <vector>
@@ -66,8 +66,8 @@ class IpSet {
   // intervals (a /8 with a million reserved ranges) a red-black tree's pointer chase misses
   // the cache on every level; btree nodes hold many keys per cache line (bench/allocator).
   absl::btree_map<u128, u128> intervals_;
-  u128 size_ = 0;                   // kept up to date by insert/erase (saturating)
-  bool saturated_ = false;          // size_ overflowed: recompute on erase
+  u128 size_ = 0;           // kept up to date by insert/erase (saturating)
+  bool saturated_ = false;  // size_ overflowed: recompute on erase
 };
 
 }  // namespace ipfence::ipam

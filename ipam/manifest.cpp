@@ -7,8 +7,6 @@
 //     metadata.name. Every message names the document, the field path and the value.
 #include "ipam/manifest.h"
 
-#include "ipam/utf8.h"
-
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
 #include <yaml-cpp/mark.h>
@@ -26,6 +24,8 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "ipam/utf8.h"
 
 namespace ipfence::ipam {
 

@@ -4,12 +4,11 @@
 //   document 1 (SpiderIPPool test-ippool): spec.ips[0]: expected a string, got 5
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ipam/model.h"
 #include "ipam/result.h"

@@ -5,11 +5,10 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace ipfence::ipam {
 
@@ -20,8 +19,9 @@ enum class Kind { ippool, reservedip, multusconfig };
 
 struct KindInfo {
   Kind kind;
-  const char* name;      // "SpiderIPPool"
-  const char* resource;  // "spiderippool" (kubectl messages: spiderippool.spiderpool.spidernet.io/x)
+  const char* name;  // "SpiderIPPool"
+  const char*
+      resource;  // "spiderippool" (kubectl messages: spiderippool.spiderpool.spidernet.io/x)
   bool namespaced;
   const char* store_dir;  // key prefix in the store: "ippools/"
 };
@@ -33,7 +33,7 @@ struct ObjectMeta {
   std::string name;
   std::string namespace_;  // only for namespaced kinds (SpiderMultusConfig)
   std::string uid;
-  std::string creation_timestamp;  // RFC 3339, set by the store writer on create
+  std::string creation_timestamp;     // RFC 3339, set by the store writer on create
   std::int64_t resource_version = 0;  // the store's mod_revision, filled on read
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
@@ -84,7 +84,7 @@ struct SpiderReservedIP {
 
 struct MacvlanSpec {
   std::vector<std::string> master;
-  std::optional<int> vlan_id;  // 0..4094
+  std::optional<int> vlan_id;           // 0..4094
   std::vector<std::string> ipv4_pools;  // spec.macvlan.ippools.ipv4
   std::vector<std::string> ipv6_pools;  // spec.macvlan.ippools.ipv6
   bool operator==(const MacvlanSpec&) const = default;
@@ -108,7 +108,7 @@ struct SpiderMultusConfig {
 // One IP handed to one interface of one container. Stored one key per IP
 // (store key "ips/<pool>/<ip>") so that claims are create-if-absent, like host-local's files.
 struct Allocation {
-  std::string ip;     // canonical address, no prefix
+  std::string ip;  // canonical address, no prefix
   std::string pool;
   std::string container_id;
   std::string ifname;

@@ -4,11 +4,10 @@
 // IP warns and names the holder. Used by ipfencectl and the agent alike.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ipam/cluster_state.h"
 #include "ipam/manifest.h"

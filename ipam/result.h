@@ -53,7 +53,7 @@ inline Error make_error(ErrorCode code, std::string message) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
@@ -92,9 +92,9 @@ using Status = Result<void>;
 }  // namespace ipfence
 
 // Propagate an error from an expression returning Result<...> or Status.
-#define IPF_TRY(expr)                           \
-  do {                                          \
-    auto&& ipf_try_result_ = (expr);            \
+#define IPF_TRY(expr)                                          \
+  do {                                                         \
+    auto&& ipf_try_result_ = (expr);                           \
     if (!ipf_try_result_.ok()) return ipf_try_result_.error(); \
   } while (0)
 

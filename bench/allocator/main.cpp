@@ -110,7 +110,8 @@ double allocator_pairs_per_second(const Scenario& s, std::size_t pairs) {
       "apiVersion: spiderpool.spidernet.io/v2beta1\nkind: SpiderIPPool\nmetadata: {name: p}\n"
       "spec: {subnet: " +
       IpAddress::v4(s.first).to_string() + "/" + std::to_string(32 - __builtin_ctz(s.size)) +
-      ", ips: [" + IpRange{IpAddress::v4(s.first), IpAddress::v4(s.first + s.size - 1)}.to_string() +
+      ", ips: [" +
+      IpRange{IpAddress::v4(s.first), IpAddress::v4(s.first + s.size - 1)}.to_string() +
       "]}\n---\napiVersion: spiderpool.spidernet.io/v2beta1\nkind: SpiderReservedIP\n"
       "metadata: {name: r}\nspec:\n  ips:\n";
   for (auto [a, b] : make_reserved(s))
@@ -148,8 +149,9 @@ int main() {
   }
   Scenario small = scenarios[0];
   double full = allocator_pairs_per_second(small, 20000);
-  std::printf("\nwhole Allocator (JSON records + in-memory store transactions), /16 pool with "
-              "10,000 reserved ranges, one attachment at a time: %.0f pairs/s\n",
-              full);
+  std::printf(
+      "\nwhole Allocator (JSON records + in-memory store transactions), /16 pool with "
+      "10,000 reserved ranges, one attachment at a time: %.0f pairs/s\n",
+      full);
   return 0;
 }

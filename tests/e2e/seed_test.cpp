@@ -18,8 +18,10 @@ CniCall pod_call(const Netns& pod, const std::string& container, const std::stri
   call.container_id = container;
   call.netns = pod.path();
   call.ifname = "eth0";
-  call.args = {{"K8S_POD_NAMESPACE", "default"}, {"K8S_POD_NAME", name},
-               {"K8S_POD_UID", "uid-" + name}, {"K8S_POD_INFRA_CONTAINER_ID", container}};
+  call.args = {{"K8S_POD_NAMESPACE", "default"},
+               {"K8S_POD_NAME", name},
+               {"K8S_POD_UID", "uid-" + name},
+               {"K8S_POD_INFRA_CONTAINER_ID", container}};
   call.cni_args = {{"ipam.spidernet.io/ippool", "{\n  \"ipv4\": [\"test-ippool\"]\n}"}};
   return call;
 }
@@ -67,7 +69,8 @@ TEST(SeedTest, ReservedIpWalkThroughWithRealMacvlan) {
                 R"({"spec":{"ips":["10.6.168.131-10.6.168.133"]}})"});
   ASSERT_EQ(patched.exit_code, 0) << patched.err;
   EXPECT_EQ(patched.out, "spiderreservedip.spiderpool.spidernet.io/test-reservedip patched\n");
-  EXPECT_THAT(patched.err, HasSubstr("10.6.168.133 is allocated to pod default/test-app-67dd9f645-dv8xz"));
+  EXPECT_THAT(patched.err,
+              HasSubstr("10.6.168.133 is allocated to pod default/test-app-67dd9f645-dv8xz"));
   EXPECT_TRUE(runtime.check(pod_call(pod1, "dv8xz", "test-app-67dd9f645-dv8xz")).ok());
 
   // kubectl delete po: the replacement cannot start.

@@ -33,14 +33,17 @@ std::string seed_multus_config(const std::string& master) {
   return "apiVersion: spiderpool.spidernet.io/v2beta1\n"
          "kind: SpiderMultusConfig\n"
          "metadata:\n"
-         "  name: macvlan-" + master + "\n"
+         "  name: macvlan-" +
+         master +
+         "\n"
          "  namespace: kube-system\n"
          "spec:\n"
          "  cniType: macvlan\n"
          "  enableCoordinator: true\n"
          "  macvlan:\n"
          "    master:\n"
-         "    - " + master + "\n";
+         "    - " +
+         master + "\n";
 }
 
 AgentNode::AgentNode(const std::string& tag, AgentNodeOptions options)
@@ -88,15 +91,19 @@ void AgentNode::start_agent() {
   for (const auto& a : options_.extra_agent_args) argv.push_back(a);
   agent_ = ChildProcess(argv, dir_ + "/agent.log");
   bool up = wait_until(
-      [&] { return std::filesystem::exists(socket()) && agent_request("GET", "/v1/healthz").first == 200; },
+      [&] {
+        return std::filesystem::exists(socket()) &&
+               agent_request("GET", "/v1/healthz").first == 200;
+      },
       std::chrono::seconds(10));
   if (!up) throw std::runtime_error("ipfence-agent did not come up:\n" + agent_.log());
 }
 
-int AgentNode::stop_agent(int signal) { return agent_.stop(signal); }
+int AgentNode::stop_agent(int signal) {
+  return agent_.stop(signal);
+}
 
-ProcessResult AgentNode::ctl(const std::vector<std::string>& args,
-                             const std::string& input) const {
+ProcessResult AgentNode::ctl(const std::vector<std::string>& args, const std::string& input) const {
   std::vector<std::string> argv;
   if (options_.ctl_in_node_netns) argv = topology_->node().exec_prefix();
   for (const std::string& a : {std::string(IPFENCE_CTL_BIN), std::string("--store"), store_url_})
@@ -114,8 +121,18 @@ std::string AgentNode::apply(const std::string& yaml) const {
 std::pair<int, nlohmann::json> AgentNode::agent_request(const std::string& method,
                                                         const std::string& path,
                                                         const nlohmann::json& body) const {
-  std::vector<std::string> argv{"curl", "-s", "-m", "10", "-o", "-", "-w", "\n%{http_code}",
-                                "--unix-socket", socket(), "-X", method,
+  std::vector<std::string> argv{"curl",
+                                "-s",
+                                "-m",
+                                "10",
+                                "-o",
+                                "-",
+                                "-w",
+                                "\n%{http_code}",
+                                "--unix-socket",
+                                socket(),
+                                "-X",
+                                method,
                                 "http://agent" + path};
   if (!body.is_null()) {
     argv.insert(argv.end(), {"-H", "Content-Type: application/json", "--data-binary", "@-"});
@@ -134,7 +151,9 @@ std::string AgentNode::metrics_addr() const {
   return body.value("metricsAddr", "");
 }
 
-std::string AgentNode::cni_path() { return std::string(IPFENCE_PLUGIN_DIR) + ":/usr/lib/cni"; }
+std::string AgentNode::cni_path() {
+  return std::string(IPFENCE_PLUGIN_DIR) + ":/usr/lib/cni";
+}
 
 CniRuntime AgentNode::runtime(const std::string& name, std::chrono::milliseconds timeout) const {
   // As libcni does: only *.conf, *.conflist and *.json count, and each file is read once (the

@@ -6,10 +6,9 @@
 
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "tests/e2e/support/cni_runtime.h"
 #include "tests/e2e/support/netns.h"

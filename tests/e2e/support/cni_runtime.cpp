@@ -25,9 +25,9 @@ std::map<std::string, std::string> CniRuntime::env(const std::string& command,
                                                    const CniCall& call) const {
   std::string args = "IgnoreUnknown=1";
   for (const auto& [k, v] : call.args) args += ";" + k + "=" + v;
-  return {{"CNI_COMMAND", command}, {"CNI_CONTAINERID", call.container_id},
-          {"CNI_NETNS", call.netns},  {"CNI_IFNAME", call.ifname},
-          {"CNI_ARGS", args},         {"CNI_PATH", cni_path_}};
+  return {{"CNI_COMMAND", command},  {"CNI_CONTAINERID", call.container_id},
+          {"CNI_NETNS", call.netns}, {"CNI_IFNAME", call.ifname},
+          {"CNI_ARGS", args},        {"CNI_PATH", cni_path_}};
 }
 
 CniOutcome CniRuntime::exec(const std::string& plugin_type, const std::string& command,

@@ -6,7 +6,6 @@
 //          ADD|DEL|CHECK --container ID --netns PATH [--ifname eth0] [--arg K=V ...]
 //   cnirun ... GC [--valid ID/IFNAME ...]     cnirun ... STATUS
 #include <CLI/CLI.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <iostream>

@@ -71,8 +71,7 @@ TEST_F(CniConfWriterTest, WritesTheRenderedConflistWithTheMarker) {
   EXPECT_FALSE(exists(path(".macvlan-ens192.conflist.tmp")));
   // Nothing but the conflist is left in the directory.
   std::size_t entries = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(path("")))
-    ++entries;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(path(""))) ++entries;
   EXPECT_EQ(entries, 1u);
 }
 

@@ -57,8 +57,8 @@ TEST(PodAnnotation, WithoutAnnotationsTheDefaultsApply) {
 }
 
 TEST(PodAnnotation, BadJsonIsError7NamingTheAnnotation) {
-  auto parsed = parse_netconf(
-      conf_with_args({{"ipam.spidernet.io/ippool", "{\"ipv4\": "}}).dump(), Verb::add);
+  auto parsed = parse_netconf(conf_with_args({{"ipam.spidernet.io/ippool", "{\"ipv4\": "}}).dump(),
+                              Verb::add);
   ASSERT_FALSE(parsed.ok());
   EXPECT_EQ(parsed.error().code, 7);
   EXPECT_EQ(parsed.error().msg.rfind("args.cni[\"ipam.spidernet.io/ippool\"] is not valid JSON", 0),

@@ -21,9 +21,10 @@ TEST(UnixHttp, ContentLengthBody) {
 TEST(UnixHttp, ChunkedBody) {
   HttpAnswer answer;
   std::string problem;
-  ASSERT_TRUE(parse_http_response(
-      "HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\n\r\n4\r\n{\"a\"\r\n3;x=1\r\n:1}\r\n0\r\n\r\n",
-      answer, problem))
+  ASSERT_TRUE(
+      parse_http_response("HTTP/1.1 200 OK\r\ntransfer-encoding: "
+                          "Chunked\r\n\r\n4\r\n{\"a\"\r\n3;x=1\r\n:1}\r\n0\r\n\r\n",
+                          answer, problem))
       << problem;
   EXPECT_EQ(answer.status, 200);
   EXPECT_EQ(answer.body, "{\"a\":1}");
@@ -41,8 +42,8 @@ TEST(UnixHttp, MalformedAnswersSayWhy) {
   std::string problem;
   EXPECT_FALSE(parse_http_response("SSH-2.0-OpenSSH\r\n\r\n", answer, problem));
   EXPECT_EQ(problem, "not an HTTP/1.x status line: SSH-2.0-OpenSSH");
-  EXPECT_FALSE(parse_http_response("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", answer,
-                                   problem));
+  EXPECT_FALSE(
+      parse_http_response("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", answer, problem));
   EXPECT_EQ(problem, "truncated body");
   EXPECT_FALSE(parse_http_response("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n", answer, problem));
   EXPECT_EQ(problem, "no end of headers");

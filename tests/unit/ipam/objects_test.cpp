@@ -15,7 +15,8 @@ class ObjectsTest : public IpamFixture {};
 TEST_F(ObjectsTest, ApplyReportsCreatedUnchangedConfigured) {
   auto created = apply(kSeedReserved);
   ASSERT_EQ(created.size(), 1u);
-  EXPECT_EQ(created[0].message(), "spiderreservedip.spiderpool.spidernet.io/test-reservedip created");
+  EXPECT_EQ(created[0].message(),
+            "spiderreservedip.spiderpool.spidernet.io/test-reservedip created");
   EXPECT_EQ(apply(kSeedReserved)[0].message(),
             "spiderreservedip.spiderpool.spidernet.io/test-reservedip unchanged");
   auto changed = apply(R"(
