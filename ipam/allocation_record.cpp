@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "ipam/clock.h"
+#include "ipam/id_text.h"
 
 namespace ipfence::ipam {
 namespace detail {
@@ -147,8 +148,20 @@ AllocationRecord::AllocationRecord(const Allocation& a, const IpAddress& ip) {
     flags_ |= kCreatedMillis;
     created_text = {};
   }
-  unique_ = PackedStrings{a.container_id, a.netns,  a.pod_name,  a.pod_uid,
-                          ip_text,        mac_text, created_text};
+  std::string container_id, netns, pod_uid;
+  const auto pack = [&](unsigned field, const std::string& text, std::string& packed) {
+    id_shapes_ |=
+        static_cast<std::uint8_t>(static_cast<unsigned>(pack_id(text, packed)) << (2 * field));
+  };
+  pack(kContainerId, a.container_id, container_id);
+  pack(kNetns, a.netns, netns);
+  pack(kPodUid, a.pod_uid, pod_uid);
+  unique_ =
+      PackedStrings{container_id, netns, a.pod_name, pod_uid, ip_text, mac_text, created_text};
+}
+
+std::string AllocationRecord::id(unsigned field) const {
+  return unpack_id(static_cast<IdShape>((id_shapes_ >> (2 * field)) & 3u), unique(field));
 }
 
 const std::string& AllocationRecord::shared(unsigned field) const {
@@ -186,13 +199,13 @@ Allocation AllocationRecord::unpack(const IpAddress& ip) const {
   return Allocation{
       .ip = (flags_ & kIpIsKey) ? ip.to_string() : std::string(unique(kIpText)),
       .pool = pool(),
-      .container_id = std::string(container_id()),
+      .container_id = container_id(),
       .ifname = ifname(),
-      .netns = std::string(netns()),
+      .netns = netns(),
       .network = network(),
       .pod_namespace = pod_namespace(),
       .pod_name = std::string(pod_name()),
-      .pod_uid = std::string(pod_uid()),
+      .pod_uid = pod_uid(),
       .mac = mac(),
       .master = master(),
       .node = node(),

@@ -67,10 +67,11 @@ class AllocationRecord {
   const std::string& master() const;
   const std::string& ifname() const;
   const std::string& pod_namespace() const;
-  std::string_view container_id() const { return unique(kContainerId); }
-  std::string_view netns() const { return unique(kNetns); }
+  // Kept packed when their text has a runtime's shape (id_text.h): made into text on a call.
+  std::string container_id() const { return id(kContainerId); }
+  std::string netns() const { return id(kNetns); }
   std::string_view pod_name() const { return unique(kPodName); }
-  std::string_view pod_uid() const { return unique(kPodUid); }
+  std::string pod_uid() const { return id(kPodUid); }
   std::string mac() const;
   // The MAC's 6 bytes when it was stored in the canonical form (lower-case hex and colons,
   // as written by the plugin), without making text of them; else nullopt: read mac().
@@ -98,11 +99,14 @@ class AllocationRecord {
 
   const std::string& shared(unsigned field) const;
   std::string_view unique(unsigned field) const { return unique_.at(field); }
+  // Container ID, netns or pod UID: their IdShape is two bits of id_shapes_ at 2 * field.
+  std::string id(unsigned field) const;
 
   detail::SharedFieldsRef shared_;  // null: default-constructed (all empty)
   PackedStrings unique_;            // the Unique fields
   std::array<std::uint8_t, 6> mac_{};
   std::uint8_t flags_ = 0;
+  std::uint8_t id_shapes_ = 0;  // in the padding byte: the record stays 32 bytes
   std::int64_t created_ms_ = 0;
 };
 

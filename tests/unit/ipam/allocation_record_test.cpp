@@ -87,6 +87,22 @@ TEST(AllocationRecord, KeepsTextThatDoesNotRoundTrip) {
     Allocation a = full(text);
     EXPECT_EQ(AllocationRecord(a, ip("10.0.0.1")).unpack(ip("10.0.0.1")), a) << text;
   }
+  // IDs that only look like a runtime's (kept packed when they are one: id_text.h).
+  for (const std::string id : {"", "c1", "3F1C0E2D9B7A4C5E8F6D1A2B3C4D5E6F",
+                               "6a1f0d2c-3b4e-4f5a-8b9c-0d1e2f3a4b5", "/var/run/netns/cni-x"}) {
+    Allocation a = full("10.0.0.1");
+    a.container_id = a.netns = a.pod_uid = id;
+    const AllocationRecord record(a, ip("10.0.0.1"));
+    EXPECT_EQ(record.unpack(ip("10.0.0.1")), a) << id;
+    EXPECT_EQ(record.container_id(), id);
+    EXPECT_EQ(record.netns(), id);
+    EXPECT_EQ(record.pod_uid(), id);
+  }
+  // Every field in every shape at once, each where another would fit too.
+  Allocation crossed = full("10.0.0.1");
+  std::swap(crossed.container_id, crossed.netns);
+  crossed.pod_uid = full("10.0.0.1").container_id;
+  EXPECT_EQ(AllocationRecord(crossed, ip("10.0.0.1")).unpack(ip("10.0.0.1")), crossed);
 }
 
 // mac_bytes() is the fast path of the agent's per-change pass: bytes exactly when mac() is
