@@ -59,6 +59,30 @@ std::string mac_of(std::uint32_t i) {
   return text;
 }
 
+// `length` hex digits, the same for the same (i, salt): the shape of a runtime's container ID
+// or a UUID's parts, so that the store and the view hold strings as long as a cluster's.
+std::string hex_id(std::uint64_t i, std::uint64_t salt, std::size_t length) {
+  std::string out;
+  for (std::uint64_t x = i * 0x9E3779B97F4A7C15ull + salt; out.size() < length;) {
+    x += 0x9E3779B97F4A7C15ull;  // splitmix64
+    std::uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    char digits[17];
+    std::snprintf(digits, sizeof digits, "%016llx", static_cast<unsigned long long>(z));
+    out += digits;
+  }
+  out.resize(length);
+  return out;
+}
+
+std::string uuid(std::uint64_t i, std::uint64_t salt) {
+  const std::string h = hex_id(i, salt, 32);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
+}
+
 template <typename T>
 T must(Result<T> result, const std::string& what) {
   if (!result) throw std::runtime_error(what + ": " + result.error().message);
@@ -85,13 +109,15 @@ void write_allocations(const std::string& store_dir, const std::string& pool,
     throw std::runtime_error("resync: " + loaded.error().message);
   for (std::uint32_t i = 0; i < count; ++i) {
     ipam::AllocateRequest request;
-    request.identity.container_id = "resync-" + std::to_string(i);
-    request.identity.ifname = "eth0";
-    request.identity.netns = "/var/run/netns/resync-" + std::to_string(i);
+    // As a kubelet and containerd name them: a 64-hex container ID, a cni-<uuid> netns, a
+    // deployment's pod name and a UUID.
+    request.identity.container_id = hex_id(i, 1, 64);
+    request.identity.ifname = "net1";
+    request.identity.netns = "/var/run/netns/cni-" + uuid(i, 2);
     request.identity.network = "macvlan-ens192";
     request.identity.pod_namespace = "default";
-    request.identity.pod_name = "resync-" + std::to_string(i);
-    request.identity.pod_uid = "uid-resync-" + std::to_string(i);
+    request.identity.pod_name = "resync-" + hex_id(i / 8, 3, 10) + "-" + hex_id(i, 4, 5);
+    request.identity.pod_uid = uuid(i, 5);
     request.identity.mac = mac_of(i);
     request.identity.master = "ens192";
     request.identity.node = node;
@@ -336,7 +362,10 @@ int bench(std::uint32_t leases) {
       "apiVersion: spiderpool.spidernet.io/v2beta1\nkind: SpiderIPPool\n"
       "metadata:\n  name: resync-pool\nspec:\n  subnet: 10.8.0.0/15\n  ips:\n"
       "  - 10.8.0.1-10.9.1.0\n");  // room for the allocate/release rounds
-  std::printf("bench_guard_resync: %u allocations on node1, each with its own MAC\n", leases);
+  std::printf(
+      "bench_guard_resync: %u allocations on node1, each with its own MAC, 64-hex container "
+      "ID and cni-<uuid> netns\n",
+      leases);
   const auto t0 = std::chrono::steady_clock::now();
   write_allocations(node.dir() + "/store", "resync-pool", "node1", leases);
   std::printf("  store written in %.1f s\n",
