@@ -224,12 +224,11 @@ void DatapathService::refresh_host() {
       if (in_any(snapshot_.pools, ip) || in_any(snapshot_.reserved, ip))
         host.push_back({ip, *mac, false});
   }
-  if (host.size() != host_lease_count_)
+  if (host.size() != book_.host_count())
     spdlog::info(
         "guard: {} address(es) of the node itself on masters inside pools or reserved "
         "ranges are leased to the masters' MACs",
         host.size());
-  host_lease_count_ = host.size();
   book_.set_host(host, edits_target());
 }
 

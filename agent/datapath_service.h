@@ -162,7 +162,6 @@ class DatapathService final : public LeaseSink {
   std::map<std::string, std::int64_t> allocation_masters_;
   // Guarded masters that nothing names, since when (detached after kDetachGrace).
   std::map<std::string, std::chrono::steady_clock::time_point> unwanted_since_;
-  std::size_t host_lease_count_ = 0;  // the node's own addresses on masters (in book_)
   std::chrono::steady_clock::time_point next_host_refresh_{};
   std::map<std::string, std::string> last_error_;  // what -> message, to log each once
 };

@@ -35,6 +35,11 @@ void add_config_masters(GuardInputs& in, const ipam::ClusterState& state,
   for (const auto& master : config_masters) add_master(in.masters, {master, 0, "--masters"});
 }
 
+void add_pools(GuardInputs& in, const ipam::ClusterState& state) {
+  for (const auto& [name, pool] : state.pools())
+    for (const auto& range : pool.ranges.usable.ranges()) in.pools.push_back(range);
+}
+
 void add_reserved(GuardInputs& in, const ipam::ClusterState& state) {
   for (ipam::IpFamily family : {ipam::IpFamily::v4, ipam::IpFamily::v6})
     for (const auto& range : state.reserved(family).ranges()) in.reserved.push_back(range);
@@ -74,7 +79,6 @@ GuardInputs desired_from_state(const ipam::ClusterState& state, const std::strin
   for (const auto& [name, pool] : state.pools()) allocations += pool.allocations.size();
   in.leases.reserve(allocations);  // an upper bound: all nodes' allocations
   for (const auto& [name, pool] : state.pools()) {
-    for (const auto& range : pool.ranges.usable.ranges()) in.pools.push_back(range);
     for (const auto& [value, stored] : pool.allocations) {
       const ipam::AllocationRecord& a = stored.record;
       if (a.node() != node) continue;
@@ -102,6 +106,7 @@ GuardInputs desired_from_state(const ipam::ClusterState& state, const std::strin
   if (!std::is_sorted(in.leases.begin(), in.leases.end(), by_address))
     std::sort(in.leases.begin(), in.leases.end(), by_address);
   if (in.leases.capacity() > 2 * in.leases.size() + 1024) in.leases.shrink_to_fit();
+  add_pools(in, state);
   add_reserved(in, state);
   return in;
 }
@@ -135,8 +140,7 @@ GuardInputs desired_changes(const ipam::ClusterState& state, const std::string& 
   in.bad_macs.erase(std::unique(in.bad_macs.begin(), in.bad_macs.end()), in.bad_macs.end());
   for (const auto& master : allocation_masters)
     add_master(in.masters, {master, 0, kAllocationMasters});
-  for (const auto& [name, pool] : state.pools())
-    for (const auto& range : pool.ranges.usable.ranges()) in.pools.push_back(range);
+  add_pools(in, state);
   add_reserved(in, state);
   return in;
 }

@@ -56,6 +56,7 @@ class LeaseBook {
   std::size_t size() const;  // entries of the lease map
   std::size_t pod_count() const { return pods_.size(); }
   std::size_t pod_mac_count() const { return mac_refs_.size(); }
+  std::size_t host_count() const { return host_.size(); }
 
  private:
   // A pod lease in 24 bytes (an IpAddress alone is 32: its 128-bit value is 16-aligned).

@@ -155,6 +155,21 @@ std::uint8_t lease_flags(const std::vector<ipam::IpRange>& reserved, const ipam:
   return in_ranges(reserved, ip) ? IPF_LEASE_F_RESERVED : 0;
 }
 
+// A lease as the map holds it: the pod's MAC and the grandfather flag (`reserved` merged).
+ipf_lease lease_value(const Mac& mac, const std::vector<ipam::IpRange>& reserved,
+                      const ipam::IpAddress& ip) {
+  ipf_lease value{};
+  std::memcpy(value.mac, mac.bytes.data(), sizeof(value.mac));
+  value.flags = lease_flags(reserved, ip);
+  return value;
+}
+
+ipf_mac_key mac_key(const Mac& mac) {
+  ipf_mac_key key{};
+  std::memcpy(key.mac, mac.bytes.data(), sizeof(key.mac));
+  return key;
+}
+
 Status validate_ranges(const std::vector<ipam::IpRange>& ranges) {
   for (const ipam::IpRange& r : ranges) {
     if (r.first.family() != r.last.family() || r.last < r.first) {
@@ -223,10 +238,7 @@ Result<SyncStats> Guard::set_leases(const std::vector<Lease>& desired) {
   for (const Lease& lease : desired) {
     Result<Mac> mac = Mac::parse(lease.mac);
     if (!mac) return mac.error().wrap("lease " + lease.ip.to_string());
-    ipf_lease value{};
-    std::memcpy(value.mac, mac->bytes.data(), sizeof(value.mac));
-    value.flags = lease_flags(impl_->reserved, lease.ip);
-    want.emplace_back(bytes_of(lease_key(lease.ip)), value);
+    want.emplace_back(bytes_of(lease_key(lease.ip)), lease_value(*mac, impl_->reserved, lease.ip));
   }
   if (const std::size_t twice = sort_unique(want); twice != std::string::npos) {
     const ipf_lease_key key = from_bytes<ipf_lease_key>(want[twice].first);
@@ -276,9 +288,7 @@ Result<SyncStats> Guard::set_pod_macs(const std::vector<std::string>& macs) {
   want.reserve(macs.size());
   for (const std::string& text : macs) {
     IPF_ASSIGN_OR_RETURN(Mac mac, Mac::parse(text));
-    ipf_mac_key key{};
-    std::memcpy(key.mac, mac.bytes.data(), sizeof(key.mac));
-    want.emplace_back(bytes_of(key), 1);
+    want.emplace_back(bytes_of(mac_key(mac)), 1);
   }
   sort_unique(want);
   return sync_map<ipf_mac_key>(map_fd(GuardMap::pod_macs), map_capacity(GuardMap::pod_macs), want,
@@ -296,9 +306,7 @@ Status Guard::apply(const std::vector<MapEdit>& edits) {
     switch (edit.kind) {
       case MapEdit::Kind::put_lease: {
         const ipf_lease_key key = lease_key(edit.ip);
-        ipf_lease value{};
-        std::memcpy(value.mac, edit.mac.bytes.data(), sizeof(value.mac));
-        value.flags = lease_flags(impl_->reserved, edit.ip);
+        const ipf_lease value = lease_value(edit.mac, impl_->reserved, edit.ip);
         err = bpf_map_update_elem(leases_fd, &key, &value, BPF_ANY);
         what = "lease " + edit.ip.to_string();
         break;
@@ -311,8 +319,7 @@ Status Guard::apply(const std::vector<MapEdit>& edits) {
       }
       case MapEdit::Kind::put_pod_mac:
       case MapEdit::Kind::erase_pod_mac: {
-        ipf_mac_key key{};
-        std::memcpy(key.mac, edit.mac.bytes.data(), sizeof(key.mac));
+        const ipf_mac_key key = mac_key(edit.mac);
         const __u8 one = 1;
         err = edit.kind == MapEdit::Kind::put_pod_mac
                   ? bpf_map_update_elem(macs_fd, &key, &one, BPF_ANY)

@@ -57,6 +57,13 @@ std::vector<std::string> table_row(const std::string& table, const std::string& 
   return {};
 }
 
+// A CNI call for pod `tag` in `pod` that takes its address from the seed's pool.
+CniCall seed_pool_call(const Netns& pod, const std::string& tag) {
+  CniCall call = pod_attachment(pod, tag, "test-app-" + tag);
+  call.cni_args = {{"ipam.spidernet.io/ippool", R"({"ipv4": ["test-ippool"]})"}};
+  return call;
+}
+
 // One node with the guard on; the bpffs outlives the node (declared first, destroyed last).
 class AgentGuardTest : public ::testing::Test {
  protected:
@@ -130,8 +137,7 @@ TEST_F(AgentGuardTest, LeasesFollowAddAndDelAndARestartTakesOverInPlace) {
   // ADD: the lease and the pod's own guard are in place when the plugin returns.
   CniRuntime runtime = node_->runtime("macvlan-" + master);
   const Netns& pod = node_->topology().add_pod("dpg1");
-  CniCall call = pod_attachment(pod, "dpg1", "test-app-dpg1");
-  call.cni_args = {{"ipam.spidernet.io/ippool", R"({"ipv4": ["test-ippool"]})"}};
+  CniCall call = seed_pool_call(pod, "dpg1");
   CniOutcome added = runtime.add(call);
   ASSERT_TRUE(added.ok()) << added.output.dump() << added.stderr_text;
   guards = get_guards(*node_);
@@ -333,8 +339,7 @@ TEST_F(AgentGuardTest, TheNodesOwnAddressOnAMasterIsLeasedToItWhereNoPodHoldsIt)
 
   CniRuntime runtime = node_->runtime("macvlan-" + master);
   const Netns& pod = node_->topology().add_pod("dpown1");
-  CniCall call = pod_attachment(pod, "dpown1", "test-app-dpown1");
-  call.cni_args = {{"ipam.spidernet.io/ippool", R"({"ipv4": ["test-ippool"]})"}};
+  CniCall call = seed_pool_call(pod, "dpown1");
   CniOutcome added = runtime.add(call);
   ASSERT_TRUE(added.ok()) << added.output.dump() << added.stderr_text;
   const std::string pod_mac = format_mac(link_mac(pod, "eth0"));
