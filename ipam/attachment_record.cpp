@@ -4,11 +4,17 @@
 
 namespace ipfence::ipam {
 
+AttachmentProbe::AttachmentProbe(std::string_view container_id, std::string_view ifname)
+    : shape_(pack_id(container_id, packed_)), ifname_(ifname) {}
+
 AttachmentRecord::AttachmentRecord(const Attachment& attachment, std::string_view container_id,
                                    std::string_view ifname) {
+  std::string packed_id;
+  flags_ |= static_cast<std::uint8_t>(static_cast<unsigned>(pack_id(container_id, packed_id))
+                                      << kShapeShift);
   std::vector<std::string_view> fields;
   fields.reserve(kFirstIp + 2 * attachment.ips.size());
-  fields.push_back(container_id);
+  fields.push_back(packed_id);
   fields.push_back(ifname);
   if (attachment.container_id == container_id) {
     flags_ |= kContainerIdIsKey;
@@ -42,7 +48,7 @@ Attachment::Ip AttachmentRecord::ip(std::size_t index) const {
 Attachment AttachmentRecord::unpack() const {
   Attachment attachment{
       .container_id =
-          std::string(fields_.at((flags_ & kContainerIdIsKey) ? kKeyContainerId : kContainerId)),
+          (flags_ & kContainerIdIsKey) ? key_container_id() : std::string(fields_.at(kContainerId)),
       .ifname = std::string(fields_.at((flags_ & kIfnameIsKey) ? kKeyIfname : kIfname)),
       .ips = {},
   };

@@ -88,7 +88,7 @@ std::int64_t ClusterState::applied_revision(const std::string& key) const {
   if (starts_with(key, keys::kAttachments)) {
     auto ids = split_attachment_key(key);
     auto it =
-        ids ? attachments_.find(AttachmentOrder::Ids(ids->first, ids->second)) : attachments_.end();
+        ids ? attachments_.find(AttachmentProbe(ids->first, ids->second)) : attachments_.end();
     return it == attachments_.end() ? 0 : it->mod_revision;
   }
   return 0;
@@ -128,7 +128,7 @@ void ClusterState::put_key(const std::string& key, const std::string& value, std
     auto attachment = parse_json_as<Attachment>(value, problem);
     auto ids = split_attachment_key(key);
     if (!attachment || !ids) return note_problem(key, "unreadable attachment: " + problem);
-    attachments_.erase(AttachmentOrder::Ids(ids->first, ids->second));
+    attachments_.erase(AttachmentProbe(ids->first, ids->second));
     attachments_.insert(
         StoredAttachment{AttachmentRecord(*attachment, ids->first, ids->second), revision});
     in_record = true;
@@ -165,7 +165,7 @@ void ClusterState::apply_delete(const std::string& key, std::int64_t revision) {
     delete_allocation(key, revision);
   } else if (starts_with(key, keys::kAttachments)) {
     if (auto ids = split_attachment_key(key))
-      attachments_.erase(AttachmentOrder::Ids(ids->first, ids->second));
+      attachments_.erase(AttachmentProbe(ids->first, ids->second));
   } else if (starts_with(key, keys::kPools)) {
     auto it = pools_.find(after(key, keys::kPools));
     if (it == pools_.end()) return;
@@ -400,7 +400,7 @@ const StoredAllocation* ClusterState::allocation(const IpAddress& ip) const {
 
 const StoredAttachment* ClusterState::attachment(const std::string& container_id,
                                                  const std::string& ifname) const {
-  auto it = attachments_.find(AttachmentOrder::Ids(container_id, ifname));
+  auto it = attachments_.find(AttachmentProbe(container_id, ifname));
   return it == attachments_.end() ? nullptr : &*it;
 }
 

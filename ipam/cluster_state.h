@@ -50,20 +50,20 @@ struct StoredRecord {
 struct StoredAttachment {
   AttachmentRecord record;
   std::int64_t mod_revision = 0;
-  std::string_view container_id() const { return record.key_container_id(); }
+  std::string container_id() const { return record.key_container_id(); }
   std::string_view ifname() const { return record.key_ifname(); }
   Attachment attachment() const { return record.unpack(); }  // built on demand
 };
 
-// Orders attachments by their key's (container ID, ifname), and finds them by such a pair.
+// Orders attachments by their key's (container ID, ifname) as AttachmentKey orders them (by the
+// packed ID), and finds them by an AttachmentProbe.
 struct AttachmentOrder {
   using is_transparent = void;
-  using Ids = std::pair<std::string_view, std::string_view>;
-  static Ids ids(const StoredAttachment& a) { return {a.container_id(), a.ifname()}; }
-  static Ids ids(const Ids& ids) { return ids; }
+  static AttachmentKey key(const StoredAttachment& a) { return a.record.key(); }
+  static AttachmentKey key(const AttachmentProbe& probe) { return probe.key(); }
   template <class A, class B>
   bool operator()(const A& a, const B& b) const {
-    return ids(a) < ids(b);
+    return key(a) < key(b);
   }
 };
 using AttachmentSet = absl::btree_set<StoredAttachment, AttachmentOrder>;

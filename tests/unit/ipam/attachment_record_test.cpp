@@ -100,5 +100,41 @@ TEST(ClusterStateAttachments, PutReplaceDelete) {
   EXPECT_TRUE(state.attachments().empty());
 }
 
+// A runtime's 64-hex container ID is kept as 32 bytes in the key; records are found by the
+// ID's text all the same, whatever the shapes of their neighbours, and give back the text.
+TEST(ClusterStateAttachments, RuntimeContainerIdsAreKeptPackedAndFoundByText) {
+  const std::string hex = "4f1d9c0b7e2a58c3d6e9f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5";
+  const std::string hex_upper = "4F1D9C0B7E2A58C3D6E9F0A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3D4E5";
+  const std::string hex_next = "4f1d9c0b7e2a58c3d6e9f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e6";
+  const AttachmentRecord record(Attachment{.container_id = hex, .ifname = "eth0", .ips = {}}, hex,
+                                "eth0");
+  EXPECT_EQ(record.key_container_id(), hex);
+  EXPECT_EQ(record.key().shape, IdShape::hex);
+  EXPECT_EQ(record.key().packed_container_id.size(), 32u);
+  EXPECT_EQ(record.unpack().container_id, hex);
+
+  ClusterState state;
+  std::int64_t revision = 0;
+  for (const std::string& id : {hex_next, std::string("short"), hex_upper, hex}) {
+    ++revision;
+    const Attachment a{.container_id = id, .ifname = "eth0", .ips = {{"p", "10.0.0.1"}}};
+    state.apply_put(keys::attachment(id, "eth0"), nlohmann::json(a).dump(), revision, revision);
+  }
+  ASSERT_EQ(state.attachments().size(), 4u);
+  for (const std::string& id : {hex, hex_next, std::string("short"), hex_upper}) {
+    const StoredAttachment* stored = state.attachment(id, "eth0");
+    ASSERT_NE(stored, nullptr) << id;
+    EXPECT_EQ(stored->container_id(), id);
+    EXPECT_EQ(stored->attachment().container_id, id);
+    EXPECT_EQ(state.attachment(id, "eth1"), nullptr);
+  }
+  EXPECT_EQ(state.attachment(hex.substr(0, 62), "eth0"), nullptr);  // also packs: 31 bytes
+
+  state.apply_delete(keys::attachment(hex, "eth0"), ++revision);
+  EXPECT_EQ(state.attachment(hex, "eth0"), nullptr);
+  ASSERT_NE(state.attachment(hex_next, "eth0"), nullptr);
+  EXPECT_EQ(state.attachments().size(), 3u);
+}
+
 }  // namespace
 }  // namespace ipfence::ipam
