@@ -8,11 +8,13 @@
 // Memory per key is what this is built for: one heap block per key holding the key's bytes
 // and its Entry, indexed by a B-tree of pointers (8 bytes a slot). A std::map<std::string,
 // Entry> costs a 32-byte node header and a std::string (32 bytes plus a second block for
-// keys over 15 bytes) on top of the same Entry.
+// keys over 15 bytes) on top of the same Entry. Long hex runs in keys (container IDs) are kept
+// as bytes (key_text.h).
 #pragma once
 
 #include <absl/container/btree_set.h>
 
+#include <compare>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "ipam/result.h"
+#include "ipam/store/key_text.h"
 #include "ipam/store/store.h"
 
 namespace ipfence::store {
@@ -79,16 +82,18 @@ class KeyIndex {
   // Calls f(key, entry) for every key under `prefix`, in key order.
   template <class F>
   void for_each(std::string_view prefix, F&& f) const {
+    std::string text;
     for (auto it = nodes_.lower_bound(prefix); it != nodes_.end(); ++it) {
-      const std::string_view key = (*it)->key();
+      const std::string_view key = (*it)->key(text);
       if (!has_prefix(key, prefix)) break;
       f(key, std::as_const((*it)->entry));
     }
   }
   template <class F>
   void for_each(std::string_view prefix, F&& f) {
+    std::string text;
     for (auto it = nodes_.lower_bound(prefix); it != nodes_.end(); ++it) {
-      const std::string_view key = (*it)->key();
+      const std::string_view key = (*it)->key(text);
       if (!has_prefix(key, prefix)) break;
       f(key, (*it)->entry);
     }
@@ -194,9 +199,11 @@ class KeyIndex {
   }
 
  private:
-  // The key follows the node in the same heap block: its length (a varint, one byte below
-  // 128), then its bytes. With a 40-byte Entry and a typical 29-byte key that is an 80-byte
-  // block, where a size_t length would make it 96.
+  // The key follows the node in the same heap block: a varint (one byte below 64) of its
+  // stored length times two, plus one when the stored form is not the text itself
+  // (key_text.h), then its stored bytes. With a 40-byte Entry and a typical 29-byte key that
+  // is an 80-byte block, where a size_t length would make it 96; an attachment key with a
+  // 64-hex container ID takes 112 bytes instead of 144.
   class Node {
    public:
     struct Free {
@@ -208,40 +215,66 @@ class KeyIndex {
     using Ptr = std::unique_ptr<Node, Free>;
 
     static Ptr make(std::string_view key, Entry entry) {
-      std::size_t length_bytes = 1;
-      for (std::size_t rest = key.size() >> 7; rest > 0; rest >>= 7) ++length_bytes;
-      void* block = ::operator new(sizeof(Node) + length_bytes + key.size());
+      std::string packed;
+      const bool encoded = key_text::encode(key, packed);
+      const std::string_view stored = encoded ? std::string_view(packed) : key;
+      const std::size_t header = stored.size() * 2 + (encoded ? 1 : 0);
+      std::size_t header_bytes = 1;
+      for (std::size_t rest = header >> 7; rest > 0; rest >>= 7) ++header_bytes;
+      void* block = ::operator new(sizeof(Node) + header_bytes + stored.size());
       Node* node = new (block) Node(std::move(entry));
       auto* p = reinterpret_cast<unsigned char*>(node + 1);
-      std::size_t rest = key.size();
+      std::size_t rest = header;
       for (; rest >= 0x80; rest >>= 7) *p++ = static_cast<unsigned char>(rest | 0x80);
       *p++ = static_cast<unsigned char>(rest);
-      std::memcpy(p, key.data(), key.size());
+      std::memcpy(p, stored.data(), stored.size());
       return Ptr(node);
     }
-    std::string_view key() const {
-      const auto* p = reinterpret_cast<const unsigned char*>(this + 1);
-      std::size_t size = 0;
-      int shift = 0;
-      for (; *p & 0x80; ++p, shift += 7) size |= std::size_t{*p & 0x7fu} << shift;
-      size |= std::size_t{*p++} << shift;
-      return {reinterpret_cast<const char*>(p), size};
+    // The key's text: the stored bytes, or decoded into `text` when they are not the text.
+    std::string_view key(std::string& text) const {
+      bool encoded = false;
+      const std::string_view bytes = stored(encoded);
+      if (!encoded) return bytes;
+      text = key_text::decode(bytes);
+      return text;
+    }
+    std::strong_ordering compare(std::string_view text) const {
+      bool encoded = false;
+      const std::string_view bytes = stored(encoded);
+      return encoded ? key_text::compare_stored_with_text(bytes, text) : bytes <=> text;
+    }
+    std::strong_ordering compare(const Node& other) const {
+      bool encoded = false;
+      bool other_encoded = false;
+      const std::string_view bytes = stored(encoded);
+      const std::string_view other_bytes = other.stored(other_encoded);
+      if (!encoded && !other_encoded) return bytes <=> other_bytes;
+      if (!other_encoded) return key_text::compare_stored_with_text(bytes, other_bytes);
+      if (!encoded) return 0 <=> key_text::compare_stored_with_text(other_bytes, bytes);
+      return key_text::compare_stored(bytes, other_bytes);
     }
 
     Entry entry;
 
    private:
     explicit Node(Entry e) : entry(std::move(e)) {}
+    std::string_view stored(bool& encoded) const {
+      const auto* p = reinterpret_cast<const unsigned char*>(this + 1);
+      std::size_t header = 0;
+      int shift = 0;
+      for (; *p & 0x80; ++p, shift += 7) header |= std::size_t{*p & 0x7fu} << shift;
+      header |= std::size_t{*p++} << shift;
+      encoded = (header & 1) != 0;
+      return {reinterpret_cast<const char*>(p), header / 2};
+    }
   };
 
   struct KeyLess {
     using is_transparent = void;
-    static std::string_view view(const typename Node::Ptr& node) { return node->key(); }
-    static std::string_view view(std::string_view key) { return key; }
-    template <class A, class B>
-    bool operator()(const A& a, const B& b) const {
-      return view(a) < view(b);
-    }
+    using Ptr = typename Node::Ptr;
+    bool operator()(const Ptr& a, const Ptr& b) const { return a->compare(*b) < 0; }
+    bool operator()(const Ptr& a, std::string_view b) const { return a->compare(b) < 0; }
+    bool operator()(std::string_view a, const Ptr& b) const { return b->compare(a) > 0; }
   };
 
   absl::btree_set<typename Node::Ptr, KeyLess> nodes_;
