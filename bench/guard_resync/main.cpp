@@ -18,6 +18,8 @@
 // Needs root (bpffs, BPF, network namespaces); everything is removed again at the end.
 //
 // Usage: bench_guard_resync [LEASES]   (default 65536)
+//        SMAPS_DUMP=/tmp/smaps bench_guard_resync   also copies the agent's /proc/PID/smaps at
+//        each measurement to /tmp/smaps.1, .2, .3 (cold, restart, --guard=off)
 #include <linux/if_packet.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -166,10 +168,13 @@ std::uint64_t map_memlock_bytes(pid_t pid) {
   return total;
 }
 
-std::uint64_t vm_hwm_kib(pid_t pid) {
+// A "Name:   123 kB" line of /proc/PID/status, in KiB (0 when absent).
+std::uint64_t status_kib(pid_t pid, std::string_view name) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6));
+    if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 &&
+        line[name.size()] == ':')
+      return std::stoull(line.substr(name.size() + 1));
   return 0;
 }
 
@@ -178,6 +183,10 @@ struct Run {
   double to_leases = 0;
   double rss_mb = 0;
   double hwm_mb = 0;
+  double anon_mb = 0;  // heap and stacks: what the agent's own data costs
+  // Pages of the binary and its ~45 libraries (libcurl's tree alone is ~3.4 MB), and the
+  // conflict ring buffer (1 MB, mapped twice by libbpf: 2 MB).
+  double file_mb = 0;
   double maps_mb = 0;
 };
 
@@ -204,7 +213,14 @@ Run start_and_measure(AgentNode& node, std::uint32_t leases, bool guard) {
   std::this_thread::sleep_for(std::chrono::seconds(1));  // let it settle
   pid_t pid = node.agent().pid();
   run.rss_mb = vm_rss_kib(pid) / 1024.0;
-  run.hwm_mb = vm_hwm_kib(pid) / 1024.0;
+  run.hwm_mb = status_kib(pid, "VmHWM") / 1024.0;
+  run.anon_mb = status_kib(pid, "RssAnon") / 1024.0;
+  run.file_mb = status_kib(pid, "RssFile") / 1024.0;
+  if (const char* dump = std::getenv("SMAPS_DUMP")) {  // for finding where the memory is
+    static int runs = 0;
+    std::ifstream smaps("/proc/" + std::to_string(pid) + "/smaps");
+    std::ofstream(std::string(dump) + "." + std::to_string(++runs)) << smaps.rdbuf();
+  }
   run.maps_mb = map_memlock_bytes(pid) / 1048576.0;
   return run;
 }
@@ -346,7 +362,8 @@ void print_calls(std::uint32_t leases, int rounds, const CallTimes& on, const Ca
 void print(const char* what, const Run& r, bool guard) {
   std::printf("%-34s healthz %6.2f s", what, r.to_healthy);
   if (guard) std::printf("  leases in maps %6.2f s", r.to_leases);
-  std::printf("  VmRSS %6.1f MB  VmHWM %6.1f MB", r.rss_mb, r.hwm_mb);
+  std::printf("  VmRSS %6.1f MB (anon %.1f, files %.1f)  VmHWM %6.1f MB", r.rss_mb, r.anon_mb,
+              r.file_mb, r.hwm_mb);
   if (guard) std::printf("  map memlock %5.1f MB", r.maps_mb);
   std::printf("\n");
 }
