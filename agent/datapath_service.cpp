@@ -291,11 +291,11 @@ Status DatapathService::push_leases() {
     return {};
   }
   pending_ = LeaseBook::Edits();
-  auto stats = guard_.set_leases(book_.leases());
+  auto stats = guard_.set_lease_entries(book_.leases());
   if (!stats) return stats.error();
   spdlog::debug("guard: leases +{} -{} ~{} ={}", stats->added, stats->removed, stats->changed,
                 stats->unchanged);
-  IPF_TRY(guard_.set_pod_macs(book_.pod_macs()));
+  IPF_TRY(guard_.set_pod_mac_entries(book_.pod_macs()));
   leases_in_map_ = book_.size();
   leases_in_sync_ = true;
   return {};

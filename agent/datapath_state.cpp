@@ -86,8 +86,9 @@ GuardInputs desired_from_state(const ipam::ClusterState& state, const std::strin
         last_master = &a.master();
         if (!last_master->empty()) allocation_masters.insert(*last_master);
       }
-      if (with_pods == WithPods::yes && !a.netns().empty() && !a.ifname().empty())
-        in.pods.push_back({std::string(a.netns()), a.ifname()});
+      if (with_pods == WithPods::yes && !a.ifname().empty())
+        if (std::string netns = a.netns(); !netns.empty())  // unpacked once (id_text.h)
+          in.pods.push_back({std::move(netns), a.ifname()});
       const ipam::IpAddress ip = a.ip(value);
       if (const auto mac = lease_mac(in, a, ip)) in.leases.push_back({ip, *mac});
     }

@@ -74,6 +74,13 @@ Status LeaseBook::set_pods(const std::vector<PodLease>& leases, Edits* edits) {
                                                          " is given twice, with different MACs");
   wanted.erase(std::unique(wanted.begin(), wanted.end(), same_address), wanted.end());
 
+  // An empty book (the first snapshot) takes `wanted` as it is.
+  if (pods_.empty()) {
+    for (const Entry& want : wanted) changed(want.address(), nullptr, &want, edits);
+    pods_.insert(wanted.begin(), wanted.end());
+    finish(edits);
+    return {};
+  }
   // One merge walk over the book and `wanted`; the book itself changes after it, by the
   // difference only (a snapshot usually differs from the last one by a few leases).
   std::vector<Entry> puts;
@@ -158,27 +165,27 @@ void LeaseBook::set_host(const std::vector<datapath::LeaseEntry>& host, Edits* e
   host_ = std::move(sorted);
 }
 
-std::vector<datapath::Lease> LeaseBook::leases() const {
-  std::vector<datapath::Lease> out;
+std::vector<datapath::LeaseEntry> LeaseBook::leases() const {
+  std::vector<datapath::LeaseEntry> out;
   out.reserve(pods_.size() + host_.size());
   auto own = host_.begin();
   const auto flush_host_before = [&](const ipam::IpAddress* ip) {
     for (; own != host_.end() && (ip == nullptr || own->ip <= *ip); ++own)
-      if (ip == nullptr || own->ip != *ip) out.push_back({own->ip, own->mac.to_string()});
+      if (ip == nullptr || own->ip != *ip) out.push_back({own->ip, own->mac, false});
   };
   for (const Entry& e : pods_) {
     const ipam::IpAddress ip = e.address();
     flush_host_before(&ip);
-    out.push_back({ip, datapath::Mac{e.mac}.to_string()});
+    out.push_back({ip, datapath::Mac{e.mac}, false});
   }
   flush_host_before(nullptr);
   return out;
 }
 
-std::vector<std::string> LeaseBook::pod_macs() const {
-  std::vector<std::string> out;
+std::vector<datapath::Mac> LeaseBook::pod_macs() const {
+  std::vector<datapath::Mac> out;
   out.reserve(mac_refs_.size());
-  for (const auto& [mac, refs] : mac_refs_) out.push_back(datapath::Mac{mac}.to_string());
+  for (const auto& [mac, refs] : mac_refs_) out.push_back(datapath::Mac{mac});
   return out;
 }
 

@@ -19,7 +19,6 @@
 
 #include <array>
 #include <cstdint>
-#include <map>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -50,9 +49,10 @@ class LeaseBook {
   // The node's own addresses with their master's MAC (any order; one per address).
   void set_host(const std::vector<datapath::LeaseEntry>& host, Edits* edits);
 
-  // Everything the lease map should hold (sorted by address), and the pod MACs (sorted).
-  std::vector<datapath::Lease> leases() const;
-  std::vector<std::string> pod_macs() const;
+  // Everything the lease map should hold (sorted by address; `reserved` not set: the guard
+  // computes it), and the pod MACs (sorted).
+  std::vector<datapath::LeaseEntry> leases() const;
+  std::vector<datapath::Mac> pod_macs() const;
   std::size_t size() const;  // entries of the lease map
   std::size_t pod_count() const { return pods_.size(); }
   std::size_t pod_mac_count() const { return mac_refs_.size(); }
@@ -87,7 +87,9 @@ class LeaseBook {
   // Of the change being recorded: lease writes, and how many more (or fewer) leases name
   // each MAC.
   Edits lease_edits_;
-  std::map<std::array<std::uint8_t, 6>, int> mac_delta_;
+  // A B-tree: a first sync of 65,536 pods with their own MACs counts one delta each (a
+  // std::map's nodes were 3 MB of the agent's peak there).
+  absl::btree_map<std::array<std::uint8_t, 6>, int> mac_delta_;
 };
 
 }  // namespace ipfence::agent

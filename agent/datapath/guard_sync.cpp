@@ -232,14 +232,23 @@ Result<SyncStats> sync_tries(const Guard& guard, const std::vector<ipam::IpRange
 }  // namespace
 
 Result<SyncStats> Guard::set_leases(const std::vector<Lease>& desired) {
-  const CacheGenerationBump bump(bpf_map__fd(impl_->skel->maps.ipf_judge_gen));
-  Entries<ipf_lease_key, ipf_lease> want;
-  want.reserve(desired.size());
+  std::vector<LeaseEntry> entries;
+  entries.reserve(desired.size());
   for (const Lease& lease : desired) {
     Result<Mac> mac = Mac::parse(lease.mac);
     if (!mac) return mac.error().wrap("lease " + lease.ip.to_string());
-    want.emplace_back(bytes_of(lease_key(lease.ip)), lease_value(*mac, impl_->reserved, lease.ip));
+    entries.push_back({lease.ip, *mac, false});
   }
+  return set_lease_entries(entries);
+}
+
+Result<SyncStats> Guard::set_lease_entries(const std::vector<LeaseEntry>& desired) {
+  const CacheGenerationBump bump(bpf_map__fd(impl_->skel->maps.ipf_judge_gen));
+  Entries<ipf_lease_key, ipf_lease> want;
+  want.reserve(desired.size());
+  for (const LeaseEntry& lease : desired)
+    want.emplace_back(bytes_of(lease_key(lease.ip)),
+                      lease_value(lease.mac, impl_->reserved, lease.ip));
   if (const std::size_t twice = sort_unique(want); twice != std::string::npos) {
     const ipf_lease_key key = from_bytes<ipf_lease_key>(want[twice].first);
     const ipam::IpAddress ip = ipam::IpAddress::from_bytes(
@@ -283,13 +292,20 @@ Result<SyncStats> Guard::set_pools(const std::vector<ipam::IpRange>& ranges) {
 }
 
 Result<SyncStats> Guard::set_pod_macs(const std::vector<std::string>& macs) {
+  std::vector<Mac> parsed;
+  parsed.reserve(macs.size());
+  for (const std::string& text : macs) {
+    IPF_ASSIGN_OR_RETURN(Mac mac, Mac::parse(text));
+    parsed.push_back(mac);
+  }
+  return set_pod_mac_entries(parsed);
+}
+
+Result<SyncStats> Guard::set_pod_mac_entries(const std::vector<Mac>& macs) {
   const CacheGenerationBump bump(bpf_map__fd(impl_->skel->maps.ipf_judge_gen));
   Entries<ipf_mac_key, __u8> want;
   want.reserve(macs.size());
-  for (const std::string& text : macs) {
-    IPF_ASSIGN_OR_RETURN(Mac mac, Mac::parse(text));
-    want.emplace_back(bytes_of(mac_key(mac)), 1);
-  }
+  for (const Mac& mac : macs) want.emplace_back(bytes_of(mac_key(mac)), 1);
   sort_unique(want);
   return sync_map<ipf_mac_key>(map_fd(GuardMap::pod_macs), map_capacity(GuardMap::pod_macs), want,
                                "pod MACs");

@@ -186,6 +186,33 @@ TEST(GuardSync, LeaseFlagsFollowTheReservedRanges) {
   EXPECT_EQ(flags(), (std::map<std::string, bool>{{"10.1.0.5", false}, {"10.1.0.6", false}}));
 }
 
+// The byte forms the agent uses sync the same way; the guard sets the reserved flag itself,
+// whatever the caller's entries say.
+TEST(GuardSync, EntryFormsSyncLikeTheTextFormsAndIgnoreTheCallersFlag) {
+  const auto mac = [](int i) { return datapath::Mac::parse(pod_mac(i)).value(); };
+  Guard guard = open_guard();
+  ASSERT_TRUE(guard.set_reserved({IpRange::parse("10.2.0.1/32").value()}).ok());
+  expect_stats(guard.set_lease_entries({{ip("10.2.0.1"), mac(1), false},
+                                        {ip("10.2.0.2"), mac(2), true},
+                                        {ip("10.2.0.2"), mac(2), false}}),  // a repeat: one
+               {2, 0, 0, 0});
+  const auto entries = guard.leases().value();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_TRUE(entries[0].reserved);
+  EXPECT_FALSE(entries[1].reserved);
+  expect_stats(guard.set_leases({{ip("10.2.0.1"), pod_mac(1)}, {ip("10.2.0.2"), pod_mac(3)}}),
+               {0, 0, 1, 1});
+  auto conflicting =
+      guard.set_lease_entries({{ip("10.2.0.9"), mac(1), false}, {ip("10.2.0.9"), mac(2), false}});
+  ASSERT_FALSE(conflicting.ok());
+  EXPECT_EQ(conflicting.error().code, ErrorCode::invalid_argument);
+  EXPECT_EQ(conflicting.error().message, "lease 10.2.0.9 is given twice, with different MACs");
+  EXPECT_EQ(read_back(guard).size(), 2u) << "nothing written";
+
+  expect_stats(guard.set_pod_mac_entries({mac(1), mac(2)}), {2, 0, 0, 0});
+  expect_stats(guard.set_pod_macs({pod_mac(2)}), {0, 1, 0, 1});
+}
+
 TEST(GuardSync, ApplyWritesEachEditFlagsLeasesAndNamesAFullMap) {
   using datapath::MapEdit;
   using Kind = MapEdit::Kind;

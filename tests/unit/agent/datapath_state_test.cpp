@@ -337,7 +337,8 @@ TEST_F(DatapathChangesTest, AFullSnapshotPlusTheChangeSetsIsTheFullSnapshotOfNow
     const GuardInputs now =
         desired_from_state(watcher_.state(), "node1", {}, WithPods::no, &now_masters);
     std::vector<std::string> booked;
-    for (const auto& l : book.leases()) booked.push_back(l.ip.to_string() + "=" + l.mac);
+    for (const auto& l : book.leases())
+      booked.push_back(l.ip.to_string() + "=" + l.mac.to_string());
     ASSERT_EQ(booked, lease_texts(now.leases)) << "round " << round;
     // Masters only grow between full passes: every one a full pass names is known.
     for (const auto& m : now_masters) ASSERT_TRUE(masters_.contains(m)) << m;
