@@ -428,14 +428,19 @@ GcResult Allocator::gc(const std::string& network,
   for (const StoredAttachment& stored : state_.attachments()) {
     std::pair<std::string, std::string> ids{stored.container_id(), stored.ifname()};
     if (keep.count(ids)) continue;
+    // The runtime lists the attachments of its own node only: with a store that several nodes
+    // share, an attachment whose addresses another node holds is that node's to collect.
     bool in_network = false;
+    bool other_node = false;
     const Attachment attachment = stored.attachment();
     for (const auto& held : attachment.ips) {
       auto ip = IpAddress::parse(held.ip);
       const StoredAllocation* allocation = ip ? state_.allocation(*ip) : nullptr;
-      if (allocation && allocation->record.network() == network) in_network = true;
+      if (!allocation || allocation->record.network() != network) continue;
+      in_network = true;
+      if (!options_.node.empty() && allocation->record.node() != options_.node) other_node = true;
     }
-    if (in_network) stale.push_back(std::move(ids));
+    if (in_network && !other_node) stale.push_back(std::move(ids));
   }
   for (const auto& [container_id, ifname] : stale) {
     auto released = release(container_id, ifname);

@@ -112,7 +112,9 @@ class Allocator {
   Result<ReleaseResult> release(const std::string& container_id, const std::string& ifname);
   // The attachment's current IPs, or not_found.
   Result<AllocateResult> lookup(const std::string& container_id, const std::string& ifname);
-  // Releases every attachment of `network` not in `valid` ({containerID, ifname}).
+  // Releases every attachment of `network` not in `valid` ({containerID, ifname}) whose
+  // addresses this node holds (Options::node; any node's when it is empty): a runtime's list
+  // names its own node's attachments only.
   GcResult gc(const std::string& network,
               const std::vector<std::pair<std::string, std::string>>& valid);
 

@@ -275,6 +275,33 @@ spec: {subnet: 10.9.0.0/24, ips: [10.9.0.1-10.9.0.10]}
   EXPECT_EQ(allocator_.lookup("stale", "eth0").error().code, ErrorCode::not_found);
 }
 
+// Two nodes share the store: a GC on one (whose runtime knows only its own containers) never
+// releases what the other node's pods hold.
+TEST_F(AllocatorTest, GcLeavesOtherNodesAttachmentsAlone) {
+  apply(R"(
+apiVersion: spiderpool.spidernet.io/v2beta1
+kind: SpiderIPPool
+metadata: {name: p}
+spec: {subnet: 10.9.0.0/24, ips: [10.9.0.1-10.9.0.10]}
+)");
+  Allocator node1(store_, Allocator::Options{.node = "node1"});
+  Allocator node2(store_, Allocator::Options{.node = "node2"});
+  auto on = [&](Allocator& allocator, const std::string& container) {
+    ASSERT_TRUE(allocator.allocate(request(container, {"p"})).ok()) << container;
+  };
+  on(node1, "n1-keep");
+  on(node1, "n1-stale");
+  on(node2, "n2-pod");
+  GcResult gc = node1.gc("macvlan-ens192", {{"n1-keep", "eth0"}});
+  EXPECT_TRUE(gc.errors.empty());
+  ASSERT_EQ(gc.released.size(), 1u);
+  EXPECT_EQ(gc.released[0].container_id, "n1-stale");
+  EXPECT_TRUE(node1.lookup("n2-pod", "eth0").ok()) << "another node's pod keeps its IP";
+  EXPECT_TRUE(node2.lookup("n2-pod", "eth0").ok());
+  EXPECT_TRUE(node2.gc("macvlan-ens192", {{"n2-pod", "eth0"}}).released.empty());
+  EXPECT_TRUE(node1.lookup("n1-keep", "eth0").ok());
+}
+
 TEST_F(AllocatorTest, ReservationAppliedElsewhereIsSeenBeforeNextAllocation) {
   apply(kSeedPool);
   // A second writer (another ipfencectl) reserves while this allocator has a cached view.
