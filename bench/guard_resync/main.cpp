@@ -415,9 +415,11 @@ int bench(std::uint32_t leases) {
       "returned: min %.1f ms, median %.1f ms, max %.1f ms (5 rounds, frames every 5 ms)\n",
       leases, latencies.front(), latencies[latencies.size() / 2], latencies.back());
   std::printf(
-      "full resync of %u leases: %.2f s from start; agent VmRSS %.1f MB (target < %.0f MB: %s)\n",
+      "full resync of %u leases: %.2f s from start; agent VmRSS %.1f MB (target < %.0f MB: %s); "
+      "the guard's share (VmRSS guard on - --guard=off) %.1f MB, %.0f bytes a lease\n",
       leases, cold.to_leases, cold.rss_mb, kTargetRssMb,
-      cold.rss_mb < kTargetRssMb ? "met" : "MISSED");
+      cold.rss_mb < kTargetRssMb ? "met" : "MISSED", cold.rss_mb - baseline.rss_mb,
+      (cold.rss_mb - baseline.rss_mb) * 1048576.0 / leases);
   return 0;
 }
 
