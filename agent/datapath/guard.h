@@ -204,8 +204,8 @@ class Guard {
   Result<SyncStats> set_pools(const std::vector<ipam::IpRange>& ranges);
   Result<SyncStats> set_pod_macs(const std::vector<std::string>& macs);
   // The same with MACs as bytes (`reserved` is ignored: the guard computes it), as the agent's
-  // lease book gives them: at 65,536 leases the text forms cost ~10 MB more at their peak (a
-  // MAC as text is a heap block of its own).
+  // lease book gives them: at 65,536 leases the text forms' inputs alone are ~10 MB (a MAC as
+  // text is a heap block of its own).
   Result<SyncStats> set_lease_entries(const std::vector<LeaseEntry>& desired);
   Result<SyncStats> set_pod_mac_entries(const std::vector<Mac>& macs);
   // Point writes, in order, for a caller that knows what the maps hold (the agent's
