@@ -254,13 +254,16 @@ spec: {subnet: 10.9.0.0/24, ips: [10.9.0.5], disable: true}
   EXPECT_EQ(failed.error().message, "IPPool off is disabled (spec.disable: true)");
 }
 
-TEST_F(AllocatorTest, GcReleasesOnlyStaleAttachmentsOfTheNetwork) {
-  apply(R"(
+// Pool "p" with ten addresses, for the GC tests.
+constexpr const char* kTenAddressPool = R"(
 apiVersion: spiderpool.spidernet.io/v2beta1
 kind: SpiderIPPool
 metadata: {name: p}
 spec: {subnet: 10.9.0.0/24, ips: [10.9.0.1-10.9.0.10]}
-)");
+)";
+
+TEST_F(AllocatorTest, GcReleasesOnlyStaleAttachmentsOfTheNetwork) {
+  apply(kTenAddressPool);
   allocate_ip("keep", {"p"});
   allocate_ip("stale", {"p"});
   auto other = request("other-net", {"p"});
@@ -278,12 +281,7 @@ spec: {subnet: 10.9.0.0/24, ips: [10.9.0.1-10.9.0.10]}
 // Two nodes share the store: a GC on one (whose runtime knows only its own containers) never
 // releases what the other node's pods hold.
 TEST_F(AllocatorTest, GcLeavesOtherNodesAttachmentsAlone) {
-  apply(R"(
-apiVersion: spiderpool.spidernet.io/v2beta1
-kind: SpiderIPPool
-metadata: {name: p}
-spec: {subnet: 10.9.0.0/24, ips: [10.9.0.1-10.9.0.10]}
-)");
+  apply(kTenAddressPool);
   Allocator node1(store_, Allocator::Options{.node = "node1"});
   Allocator node2(store_, Allocator::Options{.node = "node2"});
   auto on = [&](Allocator& allocator, const std::string& container) {
