@@ -1,6 +1,7 @@
 #include "ipam/store/store.h"
 
-#include "ipam/store/etcd_store.h"
+#include "ipam/store/etcd_module.h"
+#include "ipam/store/etcd_url.h"
 #include "ipam/store/file_store.h"
 #include "ipam/store/memory_store.h"
 
@@ -72,9 +73,9 @@ Result<std::unique_ptr<Store>> open_store(const std::string& url) {
   if (view == "memory://" || view == "memory:")
     return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
   if (view.starts_with("etcd://") || view.starts_with("etcds://")) {
-    IPF_ASSIGN_OR_RETURN(auto options, etcd::parse_url(url));
-    IPF_ASSIGN_OR_RETURN(auto store, EtcdStore::open(std::move(options)));
-    return std::unique_ptr<Store>(std::move(store));
+    // A malformed URL is reported without loading the etcd module (etcd_module.h).
+    IPF_TRY(etcd::parse_url(url));
+    return etcd_module::open(url);
   }
   return bad_url(url, url.empty() ? "is empty" : "has an unknown form");
 }

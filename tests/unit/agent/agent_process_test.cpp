@@ -111,6 +111,18 @@ TEST_F(AgentProcessTest, HealthStatusAndRouting) {
   EXPECT_EQ(st.st_mode & 0777, 0755u);
 }
 
+// With a file store the agent never loads libcurl and what only it links (OpenSSL, Kerberos,
+// LDAP, SSH...): the etcd backend is a module loaded for etcd:// stores only
+// (ipam/store/etcd_module.h). GnuTLS stays: libmicrohttpd links it.
+TEST_F(AgentProcessTest, AFileStoreAgentLoadsNoHttpClientLibraries) {
+  auto agent = start_agent();
+  const std::string maps = testing::read_text("/proc/" + std::to_string(agent->pid()) + "/maps");
+  ASSERT_THAT(maps, HasSubstr("ipfence-agent"));
+  for (const char* library :
+       {"libcurl", "libipfence-etcd", "libssl", "libcrypto", "libkrb5", "libldap", "libssh2"})
+    EXPECT_EQ(maps.find(library), std::string::npos) << library << " is loaded";
+}
+
 TEST_F(AgentProcessTest, SeedScenario) {
   auto agent = start_agent();
   apply_seed_and_wait();  // no restart: the agent watches the store
