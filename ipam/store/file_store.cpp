@@ -363,6 +363,7 @@ Result<std::optional<Index>> FileStore::Impl::stream_snapshot(std::uint32_t segm
     return std::optional<Index>();
   }
   built.set_revision(reader.revision());
+  built.compact_keys();
   return std::optional<Index>(std::move(built));
 }
 
@@ -379,6 +380,7 @@ Result<Index> FileStore::Impl::index_snapshot(std::string_view body, std::uint64
     return scanned.error();
   }
   built.set_revision(revision);
+  built.compact_keys();
   return built;
 }
 
@@ -561,6 +563,9 @@ Status FileStore::Impl::rotate(std::int64_t keep_after) {
     ++next;
   });
   segments.unref(segment);
+  // Keys created since the index was built, and deleted ones, go into (out of) its compact
+  // blocks with the snapshot that now holds them.
+  index.compact_keys();
 
   // The kept records, byte for byte.
   std::string content = encode_wal_header(keep_after);

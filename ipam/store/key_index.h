@@ -5,11 +5,14 @@
 // holds where the value lies in its files (Value = a file location, see file_store.cpp), so
 // that 65,536 allocations do not keep tens of MB of JSON in memory twice over.
 //
-// Memory per key is what this is built for: one heap block per key holding the key's bytes
-// and its Entry, indexed by a B-tree of pointers (8 bytes a slot). A std::map<std::string,
-// Entry> costs a 32-byte node header and a std::string (32 bytes plus a second block for
-// keys over 15 bytes) on top of the same Entry. Long hex runs in keys (container IDs) are kept
-// as bytes (key_text.h).
+// Memory per key is what this is built for. The keys a snapshot held (inserted in order while
+// the index is built, and again whenever the owner calls compact_keys()) are SortedKeys:
+// front-coded in a few large blocks, their entries in fixed arrays (sorted_keys.h). A key
+// created after that is a heap block holding the key's bytes and its Entry, indexed by a
+// B-tree of pointers (8 bytes a slot); a std::map<std::string, Entry> would cost a 32-byte node
+// header and a std::string (32 bytes plus a second block for keys over 15 bytes) on top of
+// the same Entry. A key is in exactly one of the two. Long hex runs in keys (container IDs)
+// are kept as bytes (key_text.h).
 #pragma once
 
 #include <absl/container/btree_set.h>
@@ -27,6 +30,7 @@
 
 #include "ipam/result.h"
 #include "ipam/store/key_text.h"
+#include "ipam/store/sorted_keys.h"
 #include "ipam/store/store.h"
 
 namespace ipfence::store {
@@ -68,44 +72,56 @@ class KeyIndex {
   KeyIndex& operator=(KeyIndex&&) noexcept = default;
 
   std::int64_t revision() const { return revision_; }
-  std::size_t size() const { return nodes_.size(); }
+  std::size_t size() const { return nodes_.size() + sorted_.live(); }
 
   const Entry* find(std::string_view key) const {
     auto it = nodes_.find(key);
-    return it == nodes_.end() ? nullptr : &(*it)->entry;
+    if (it != nodes_.end()) return &(*it)->entry;
+    const std::size_t index = sorted_.find(key);
+    return index == sorted_.count() || sorted_.dead(index) ? nullptr : &sorted_.entry(index);
   }
-  Entry* find(std::string_view key) {
-    auto it = nodes_.find(key);
-    return it == nodes_.end() ? nullptr : &(*it)->entry;
-  }
+  Entry* find(std::string_view key) { return const_cast<Entry*>(std::as_const(*this).find(key)); }
 
-  // Calls f(key, entry) for every key under `prefix`, in key order.
+  // Calls f(key, entry) for every key under `prefix`, in key order. f must not change the
+  // index (it may change the entry).
   template <class F>
   void for_each(std::string_view prefix, F&& f) const {
-    std::string text;
-    for (auto it = nodes_.lower_bound(prefix); it != nodes_.end(); ++it) {
-      const std::string_view key = (*it)->key(text);
-      if (!has_prefix(key, prefix)) break;
-      f(key, std::as_const((*it)->entry));
-    }
+    for_each_in(*this, prefix, f);
   }
   template <class F>
   void for_each(std::string_view prefix, F&& f) {
-    std::string text;
-    for (auto it = nodes_.lower_bound(prefix); it != nodes_.end(); ++it) {
-      const std::string_view key = (*it)->key(text);
-      if (!has_prefix(key, prefix)) break;
-      f(key, (*it)->entry);
-    }
+    for_each_in(*this, prefix, f);
   }
 
   // For building an index from a snapshot: its revision, and each key. False when the key is
-  // there already.
+  // there already. Keys inserted in text order go into the compact blocks.
   void set_revision(std::int64_t revision) { revision_ = revision; }
   bool insert(std::string_view key, Entry entry) {
-    if (nodes_.contains(key)) return false;
-    nodes_.insert(Node::make(key, std::move(entry)));
+    if (find(key)) return false;
+    if (sorted_.can_append(key)) {
+      sorted_.append(key, std::move(entry));
+    } else if (const std::size_t index = sorted_.find(key); index != sorted_.count()) {
+      sorted_.revive(index);  // deleted before: it comes back where it was
+      sorted_.entry(index) = std::move(entry);
+    } else {
+      insert_node(key, std::move(entry));
+    }
     return true;
+  }
+
+  // Moves every key into the compact blocks (dropping deleted ones): after building from a
+  // snapshot, and when the owner compacts its files. O(keys); entries keep their values.
+  void compact_keys() {
+    if (nodes_.empty() && sorted_.live() == sorted_.count()) {
+      sorted_.shrink();
+      return;
+    }
+    SortedKeys<Entry> rebuilt;
+    for_each("",
+             [&](std::string_view key, Entry& entry) { rebuilt.append(key, std::move(entry)); });
+    rebuilt.shrink();
+    sorted_ = std::move(rebuilt);
+    nodes_.clear();
   }
 
   // Evaluates the compares. On success returns the change the ops would make at
@@ -179,21 +195,35 @@ class KeyIndex {
   void apply(const Change& change, ValueOf&& value_of, Release&& release) {
     for (std::size_t i = 0; i < change.events.size(); ++i) {
       const auto& event = change.events[i];
+      const bool put = event.type == Event::Type::put;
       auto it = nodes_.find(std::string_view(event.kv.key));
       if (it != nodes_.end()) {
         release(std::as_const((*it)->entry.value));
-        if (event.type == Event::Type::del) {
+        if (!put) {
           nodes_.erase(it);
           continue;
         }
-        Entry& entry = (*it)->entry;
-        entry =
-            Entry{event.kv.create_revision, event.kv.mod_revision, event.kv.version, value_of(i)};
-      } else if (event.type == Event::Type::put) {
-        nodes_.insert(Node::make(
-            event.kv.key,
-            Entry{event.kv.create_revision, event.kv.mod_revision, event.kv.version, value_of(i)}));
+        (*it)->entry = entry_of(event, value_of(i));
+        continue;
       }
+      const std::size_t index = sorted_.find(event.kv.key);
+      if (index == sorted_.count()) {
+        if (put) insert_node(event.kv.key, entry_of(event, value_of(i)));
+        continue;
+      }
+      // A key of the compact blocks is changed in place, and stays there (dead) when deleted.
+      if (!sorted_.dead(index)) {
+        release(std::as_const(sorted_.entry(index).value));
+        if (!put) {
+          sorted_.kill(index);
+          continue;
+        }
+      } else if (!put) {
+        continue;
+      } else {
+        sorted_.revive(index);
+      }
+      sorted_.entry(index) = entry_of(event, value_of(i));
     }
     revision_ = change.revision;
   }
@@ -277,7 +307,53 @@ class KeyIndex {
     bool operator()(std::string_view a, const Ptr& b) const { return b->compare(a) > 0; }
   };
 
+  static Entry entry_of(const Event& event, Value value) {
+    return Entry{event.kv.create_revision, event.kv.mod_revision, event.kv.version,
+                 std::move(value)};
+  }
+  void insert_node(std::string_view key, Entry entry) {
+    nodes_.insert(Node::make(key, std::move(entry)));
+  }
+
+  // Both parts in one key order: a key is in exactly one of them.
+  template <class Self, class F>
+  static void for_each_in(Self& self, std::string_view prefix, F& f) {
+    auto node = self.nodes_.lower_bound(prefix);
+    auto cursor = self.sorted_.lower_bound(prefix);
+    std::string node_scratch;
+    std::string sorted_scratch;
+    std::string_view node_key;
+    std::string_view sorted_key;
+    bool have_node = false;
+    bool have_sorted = false;
+    const auto next_node = [&] {
+      have_node =
+          node != self.nodes_.end() && has_prefix(node_key = (*node)->key(node_scratch), prefix);
+    };
+    const auto next_sorted = [&] {
+      while (cursor.index < self.sorted_.count() && self.sorted_.dead(cursor.index))
+        self.sorted_.advance(cursor);
+      have_sorted =
+          cursor.index < self.sorted_.count() &&
+          has_prefix(sorted_key = SortedKeys<Entry>::text(cursor, sorted_scratch), prefix);
+    };
+    next_node();
+    next_sorted();
+    while (have_node || have_sorted) {
+      if (have_sorted && (!have_node || sorted_key < node_key)) {
+        f(sorted_key, self.sorted_.entry(cursor.index));
+        self.sorted_.advance(cursor);
+        next_sorted();
+      } else {
+        f(node_key, (*node)->entry);
+        ++node;
+        next_node();
+      }
+    }
+  }
+
   absl::btree_set<typename Node::Ptr, KeyLess> nodes_;
+  SortedKeys<Entry> sorted_;
   std::int64_t revision_ = 0;
 };
 

@@ -30,6 +30,7 @@ KvState::KvState(std::map<std::string, KeyValue> kvs, std::int64_t revision)
     : index_(revision), compact_revision_(revision) {
   for (auto& [key, kv] : kvs)
     index_.insert(key, {kv.create_revision, kv.mod_revision, kv.version, std::move(kv.value)});
+  index_.compact_keys();
 }
 
 std::optional<KeyValue> KvState::get(const std::string& key) const {
