@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "ipam/clock.h"
+#include "ipam/hex_digits.h"
 #include "ipam/id_text.h"
 
 namespace ipfence::ipam {
@@ -107,11 +108,10 @@ bool parse_mac(std::string_view text, std::array<std::uint8_t, 6>& bytes) {
 }
 
 std::string format_mac(const std::array<std::uint8_t, 6>& bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   std::string text(17, ':');
   for (std::size_t i = 0; i < 6; ++i) {
-    text[i * 3] = kDigits[bytes[i] >> 4];
-    text[i * 3 + 1] = kDigits[bytes[i] & 0xf];
+    text[i * 3] = hex::kLowerDigits[bytes[i] >> 4];
+    text[i * 3 + 1] = hex::kLowerDigits[bytes[i] & 0xf];
   }
   return text;
 }

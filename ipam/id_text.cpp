@@ -1,34 +1,33 @@
 #include "ipam/id_text.h"
 
+#include "ipam/hex_digits.h"
+
 namespace ipfence::ipam {
 namespace {
 
-constexpr char kDigits[] = "0123456789abcdef";
 constexpr std::size_t kUuidLength = 36;
 constexpr std::size_t kMinHexDigits = 32;  // shorter IDs are not worth a shape
 
-int lower_hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;  // upper case would not come back as written
-}
+using hex::kLowerDigits;
+using hex::lower_digit_value;
 
 bool is_lower_hex(std::string_view text) {
   for (char c : text)
-    if (lower_hex(c) < 0) return false;
+    if (lower_digit_value(c) < 0) return false;
   return true;
 }
 
 void append_bytes_of_hex(std::string_view hex, std::string& out) {
   for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
-    out.push_back(static_cast<char>(lower_hex(hex[i]) * 16 + lower_hex(hex[i + 1])));
+    out.push_back(
+        static_cast<char>(lower_digit_value(hex[i]) * 16 + lower_digit_value(hex[i + 1])));
 }
 
 void append_hex_of_bytes(std::string_view bytes, std::string& out) {
   for (char c : bytes) {
     const auto b = static_cast<unsigned char>(c);
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0xf]);
+    out.push_back(kLowerDigits[b >> 4]);
+    out.push_back(kLowerDigits[b & 0xf]);
   }
 }
 
@@ -37,7 +36,7 @@ bool is_uuid(std::string_view text) {
   if (text.size() != kUuidLength) return false;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? text[i] != '-' : lower_hex(text[i]) < 0) return false;
+    if (dash ? text[i] != '-' : lower_digit_value(text[i]) < 0) return false;
   }
   return true;
 }

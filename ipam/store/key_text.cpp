@@ -2,18 +2,16 @@
 
 #include <algorithm>
 
+#include "ipam/hex_digits.h"
+
 namespace ipfence::store::key_text {
 namespace {
 
 constexpr std::size_t kMinRun = 32;     // shorter hex runs are not worth a marker
 constexpr std::size_t kMaxPiece = 255;  // bytes in one packed piece (its length is one byte)
-constexpr char kDigits[] = "0123456789abcdef";
 
-int lower_hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;  // upper case would not come back as written
-}
+using hex::kLowerDigits;
+using hex::lower_digit_value;
 
 std::strong_ordering order(int a, int b) {
   return a <=> b;
@@ -35,14 +33,15 @@ bool encode(std::string_view text, std::string& out) {
   bool differs = false;
   for (std::size_t i = 0; i < text.size();) {
     std::size_t run = 0;
-    while (i + run < text.size() && lower_hex(text[i + run]) >= 0) ++run;
+    while (i + run < text.size() && lower_digit_value(text[i + run]) >= 0) ++run;
     if (run >= kMinRun) {
       for (std::size_t bytes = run / 2; bytes > 0;) {
         const std::size_t piece = std::min(bytes, kMaxPiece);
         out.push_back('\0');
         out.push_back(static_cast<char>(piece));
         for (std::size_t b = 0; b < piece; ++b, i += 2)
-          out.push_back(static_cast<char>(lower_hex(text[i]) * 16 + lower_hex(text[i + 1])));
+          out.push_back(
+              static_cast<char>(lower_digit_value(text[i]) * 16 + lower_digit_value(text[i + 1])));
         bytes -= piece;
       }
       if (run % 2 != 0) out.push_back(text[i++]);
@@ -66,12 +65,12 @@ int Cursor::next() {
     const unsigned byte = *at_;
     if (!low_nibble_) {
       low_nibble_ = true;
-      return kDigits[byte >> 4];
+      return kLowerDigits[byte >> 4];
     }
     low_nibble_ = false;
     ++at_;
     --packed_left_;
-    return kDigits[byte & 0xf];
+    return kLowerDigits[byte & 0xf];
   }
   if (at_ == end_) return -1;
   const unsigned char c = *at_++;
