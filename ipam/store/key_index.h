@@ -97,15 +97,18 @@ class KeyIndex {
   // there already. Keys inserted in text order go into the compact blocks.
   void set_revision(std::int64_t revision) { revision_ = revision; }
   bool insert(std::string_view key, Entry entry) {
-    if (find(key)) return false;
-    if (sorted_.can_append(key)) {
+    if (nodes_.contains(key)) return false;
+    if (sorted_.can_append(key)) {  // after every key of the blocks: not one of them
       sorted_.append(key, std::move(entry));
-    } else if (const std::size_t index = sorted_.find(key); index != sorted_.count()) {
-      sorted_.revive(index);  // deleted before: it comes back where it was
-      sorted_.entry(index) = std::move(entry);
-    } else {
-      insert_node(key, std::move(entry));
+      return true;
     }
+    const std::size_t index = sorted_.find(key);
+    if (index == sorted_.count()) {
+      insert_node(key, std::move(entry));
+      return true;
+    }
+    if (!sorted_.dead(index)) return false;
+    sorted_.revive(index, std::move(entry));  // deleted before: it comes back where it was
     return true;
   }
 
@@ -212,18 +215,15 @@ class KeyIndex {
         continue;
       }
       // A key of the compact blocks is changed in place, and stays there (dead) when deleted.
-      if (!sorted_.dead(index)) {
-        release(std::as_const(sorted_.entry(index).value));
-        if (!put) {
-          sorted_.kill(index);
-          continue;
-        }
-      } else if (!put) {
-        continue;
+      const bool live = !sorted_.dead(index);
+      if (live) release(std::as_const(sorted_.entry(index).value));
+      if (!put) {
+        if (live) sorted_.kill(index);
+      } else if (live) {
+        sorted_.entry(index) = entry_of(event, value_of(i));
       } else {
-        sorted_.revive(index);
+        sorted_.revive(index, entry_of(event, value_of(i)));
       }
-      sorted_.entry(index) = entry_of(event, value_of(i));
     }
     revision_ = change.revision;
   }

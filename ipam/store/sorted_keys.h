@@ -107,14 +107,15 @@ class SortedKeys {
     return scratch;
   }
 
-  // Removes the key at `index` (its entry is reset); revive() puts it back.
+  // Removes the key at `index` (its entry is reset); revive() puts it back with a new entry.
   void kill(std::size_t index) {
     dead_[index] = true;
     entry(index) = Entry{};
     --live_;
   }
-  void revive(std::size_t index) {
+  void revive(std::size_t index, Entry entry_value) {
     dead_[index] = false;
+    entry(index) = std::move(entry_value);
     ++live_;
   }
 
