@@ -8,6 +8,7 @@ namespace {
 constexpr std::size_t kUuidLength = 36;
 constexpr std::size_t kMinHexDigits = 32;  // shorter IDs are not worth a shape
 
+using hex::append_bytes_of_digits;
 using hex::kLowerDigits;
 using hex::lower_digit_value;
 
@@ -15,12 +16,6 @@ bool is_lower_hex(std::string_view text) {
   for (char c : text)
     if (lower_digit_value(c) < 0) return false;
   return true;
-}
-
-void append_bytes_of_hex(std::string_view hex, std::string& out) {
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
-    out.push_back(
-        static_cast<char>(lower_digit_value(hex[i]) * 16 + lower_digit_value(hex[i + 1])));
 }
 
 void append_hex_of_bytes(std::string_view bytes, std::string& out) {
@@ -47,7 +42,7 @@ void append_uuid_bytes(std::string_view uuid, std::string& out) {
       ++i;
       continue;
     }
-    append_bytes_of_hex(uuid.substr(i, 2), out);
+    append_bytes_of_digits(uuid.substr(i, 2), out);
     i += 2;
   }
 }
@@ -66,7 +61,7 @@ std::string uuid_text(std::string_view bytes) {
 
 IdShape pack_id(std::string_view text, std::string& out) {
   if (text.size() >= kMinHexDigits && text.size() % 2 == 0 && is_lower_hex(text)) {
-    append_bytes_of_hex(text, out);
+    append_bytes_of_digits(text, out);
     return IdShape::hex;
   }
   if (is_uuid(text)) {

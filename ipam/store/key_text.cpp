@@ -13,16 +13,12 @@ constexpr std::size_t kMaxPiece = 255;  // bytes in one packed piece (its length
 using hex::kLowerDigits;
 using hex::lower_digit_value;
 
-std::strong_ordering order(int a, int b) {
-  return a <=> b;
-}
-
 template <class NextA, class NextB>
 std::strong_ordering compare_with(NextA next_a, NextB next_b) {
   for (;;) {
     const int a = next_a();
     const int b = next_b();
-    if (a != b) return order(a, b);
+    if (a != b) return a <=> b;
     if (a < 0) return std::strong_ordering::equal;
   }
 }
@@ -39,9 +35,8 @@ bool encode(std::string_view text, std::string& out) {
         const std::size_t piece = std::min(bytes, kMaxPiece);
         out.push_back('\0');
         out.push_back(static_cast<char>(piece));
-        for (std::size_t b = 0; b < piece; ++b, i += 2)
-          out.push_back(
-              static_cast<char>(lower_digit_value(text[i]) * 16 + lower_digit_value(text[i + 1])));
+        hex::append_bytes_of_digits(text.substr(i, 2 * piece), out);
+        i += 2 * piece;
         bytes -= piece;
       }
       if (run % 2 != 0) out.push_back(text[i++]);
