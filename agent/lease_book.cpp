@@ -6,8 +6,23 @@ namespace ipfence::agent {
 
 using datapath::MapEdit;
 
-LeaseBook::Entry LeaseBook::entry_of(const ipam::IpAddress& ip, const datapath::Mac& mac) {
-  return Entry{ip.family(), ip.to_bytes(), mac.bytes};
+template <std::size_t N>
+LeaseBook::Entry<N> LeaseBook::entry_of(const ipam::IpAddress& ip, const MacBytes& mac) {
+  Entry<N> entry;
+  const auto bytes = ip.to_bytes();
+  std::copy_n(bytes.begin(), N, entry.ip.begin());
+  entry.mac = mac;
+  return entry;
+}
+
+template <std::size_t N>
+ipam::IpAddress LeaseBook::address_of(const Entry<N>& entry) {
+  return ipam::IpAddress::from_bytes(N == 4 ? ipam::IpFamily::v4 : ipam::IpFamily::v6,
+                                     entry.ip.data());
+}
+
+bool LeaseBook::pod_holds(const ipam::IpAddress& ip) const {
+  return ip.is_v4() ? v4_.contains(entry_of<4>(ip, {})) : v6_.contains(entry_of<16>(ip, {}));
 }
 
 const datapath::LeaseEntry* LeaseBook::host_at(const ipam::IpAddress& ip) const {
@@ -17,14 +32,14 @@ const datapath::LeaseEntry* LeaseBook::host_at(const ipam::IpAddress& ip) const 
   return it != host_.end() && it->ip == ip ? &*it : nullptr;
 }
 
-void LeaseBook::changed(const ipam::IpAddress& ip, const Entry* before, const Entry* after,
+void LeaseBook::changed(const ipam::IpAddress& ip, const MacBytes* before, const MacBytes* after,
                         Edits* edits) {
-  if (before != nullptr && after != nullptr && before->mac == after->mac) return;
-  if (before != nullptr) --mac_delta_[before->mac];
-  if (after != nullptr) ++mac_delta_[after->mac];
+  if (before != nullptr && after != nullptr && *before == *after) return;
+  if (before != nullptr) --mac_delta_[*before];
+  if (after != nullptr) ++mac_delta_[*after];
   if (edits == nullptr) return;
   if (after != nullptr) {
-    lease_edits_.push_back({MapEdit::Kind::put_lease, ip, datapath::Mac{after->mac}});
+    lease_edits_.push_back({MapEdit::Kind::put_lease, ip, datapath::Mac{*after}});
   } else if (const datapath::LeaseEntry* own = host_at(ip)) {
     lease_edits_.push_back({MapEdit::Kind::put_lease, ip, own->mac});
   } else {
@@ -60,81 +75,118 @@ void LeaseBook::finish(Edits* edits) {
   lease_edits_.clear();
 }
 
-Status LeaseBook::set_pods(const std::vector<PodLease>& leases, Edits* edits) {
-  std::vector<Entry> wanted;
-  wanted.reserve(leases.size());
-  for (const auto& lease : leases) wanted.push_back(entry_of(lease.ip, lease.mac));
-  std::sort(wanted.begin(), wanted.end(), ByAddress{});
-  const auto same_address = [](const Entry& a, const Entry& b) {
-    return a.family == b.family && a.ip == b.ip;
-  };
-  for (std::size_t i = 1; i < wanted.size(); ++i)
-    if (same_address(wanted[i - 1], wanted[i]) && wanted[i - 1].mac != wanted[i].mac)
-      return make_error(ErrorCode::invalid_argument, "lease " + wanted[i].address().to_string() +
-                                                         " is given twice, with different MACs");
-  wanted.erase(std::unique(wanted.begin(), wanted.end(), same_address), wanted.end());
+namespace {
 
-  // An empty book (the first snapshot) takes `wanted` as it is.
-  if (pods_.empty()) {
-    for (const Entry& want : wanted) changed(want.address(), nullptr, &want, edits);
-    pods_.insert(wanted.begin(), wanted.end());
-    finish(edits);
-    return {};
+// Sorts `entries` by address and drops repeats; an address given twice with different MACs is
+// an error that names it.
+template <class Entry, class Less, class AddressOf>
+Status sort_unique(std::vector<Entry>& entries, Less less, AddressOf address_of) {
+  std::sort(entries.begin(), entries.end(), less);
+  const auto same_address = [](const Entry& a, const Entry& b) { return a.ip == b.ip; };
+  for (std::size_t i = 1; i < entries.size(); ++i)
+    if (same_address(entries[i - 1], entries[i]) && entries[i - 1].mac != entries[i].mac)
+      return make_error(ErrorCode::invalid_argument, "lease " + address_of(entries[i]).to_string() +
+                                                         " is given twice, with different MACs");
+  entries.erase(std::unique(entries.begin(), entries.end(), same_address), entries.end());
+  return {};
+}
+
+}  // namespace
+
+Status LeaseBook::set_pods(const std::vector<PodLease>& leases, Edits* edits) {
+  std::vector<Entry<4>> wanted_v4;
+  std::vector<Entry<16>> wanted_v6;
+  for (const auto& lease : leases) {
+    if (lease.ip.is_v4())
+      wanted_v4.push_back(entry_of<4>(lease.ip, lease.mac.bytes));
+    else
+      wanted_v6.push_back(entry_of<16>(lease.ip, lease.mac.bytes));
   }
-  // One merge walk over the book and `wanted`; the book itself changes after it, by the
-  // difference only (a snapshot usually differs from the last one by a few leases).
-  std::vector<Entry> puts;
-  std::vector<Entry> erases;
-  const ByAddress less;
-  auto have = pods_.begin();
-  for (const Entry& want : wanted) {
-    for (; have != pods_.end() && less(*have, want); ++have) {
-      changed(have->address(), &*have, nullptr, edits);
-      erases.push_back(*have);
-    }
-    if (have != pods_.end() && !less(want, *have)) {
-      if (have->mac != want.mac) {
-        changed(want.address(), &*have, &want, edits);
-        puts.push_back(want);
-      }
-      ++have;
-    } else {
-      changed(want.address(), nullptr, &want, edits);
-      puts.push_back(want);
-    }
-  }
-  for (; have != pods_.end(); ++have) {
-    changed(have->address(), &*have, nullptr, edits);
-    erases.push_back(*have);
-  }
-  for (const Entry& e : erases) pods_.erase(e);
-  for (const Entry& e : puts) {
-    pods_.erase(e);  // by address: a lease whose MAC changed
-    pods_.insert(e);
-  }
+  // Both checked before either family changes: a bad snapshot changes nothing.
+  IPF_TRY(sort_unique(wanted_v4, ByAddress<4>{}, &address_of<4>));
+  IPF_TRY(sort_unique(wanted_v6, ByAddress<16>{}, &address_of<16>));
+  replace(v4_, wanted_v4, edits);  // IPv4 first: the edits stay in address order
+  replace(v6_, wanted_v6, edits);
   finish(edits);
   return {};
 }
 
-void LeaseBook::put_pod(const ipam::IpAddress& ip, const datapath::Mac& mac, Edits* edits) {
-  const Entry want = entry_of(ip, mac);
-  auto it = pods_.find(want);
-  if (it == pods_.end()) {
-    changed(ip, nullptr, &want, edits);
-    pods_.insert(want);
-  } else if (it->mac != want.mac) {
-    changed(ip, &*it, &want, edits);
-    pods_.erase(it);
-    pods_.insert(want);
+template <std::size_t N>
+void LeaseBook::replace(Set<N>& have, const std::vector<Entry<N>>& wanted, Edits* edits) {
+  // An empty book (the first snapshot) takes `wanted` as it is.
+  if (have.empty()) {
+    for (const Entry<N>& want : wanted) changed(address_of(want), nullptr, &want.mac, edits);
+    have.insert(wanted.begin(), wanted.end());
+    return;
   }
+  // One merge walk over the book and `wanted`; the book itself changes after it, by the
+  // difference only (a snapshot usually differs from the last one by a few leases).
+  std::vector<Entry<N>> puts;
+  std::vector<Entry<N>> erases;
+  const ByAddress<N> less;
+  auto it = have.begin();
+  for (const Entry<N>& want : wanted) {
+    for (; it != have.end() && less(*it, want); ++it) {
+      changed(address_of(*it), &it->mac, nullptr, edits);
+      erases.push_back(*it);
+    }
+    if (it != have.end() && !less(want, *it)) {
+      if (it->mac != want.mac) {
+        changed(address_of(want), &it->mac, &want.mac, edits);
+        puts.push_back(want);
+      }
+      ++it;
+    } else {
+      changed(address_of(want), nullptr, &want.mac, edits);
+      puts.push_back(want);
+    }
+  }
+  for (; it != have.end(); ++it) {
+    changed(address_of(*it), &it->mac, nullptr, edits);
+    erases.push_back(*it);
+  }
+  for (const Entry<N>& e : erases) have.erase(e);
+  for (const Entry<N>& e : puts) {
+    have.erase(e);  // by address: a lease whose MAC changed
+    have.insert(e);
+  }
+}
+
+template <std::size_t N>
+void LeaseBook::put(Set<N>& set, const ipam::IpAddress& ip, const MacBytes& mac, Edits* edits) {
+  const Entry<N> want = entry_of<N>(ip, mac);
+  auto it = set.find(want);
+  if (it == set.end()) {
+    changed(ip, nullptr, &want.mac, edits);
+    set.insert(want);
+  } else if (it->mac != want.mac) {
+    changed(ip, &it->mac, &want.mac, edits);
+    set.erase(it);
+    set.insert(want);
+  }
+}
+
+template <std::size_t N>
+void LeaseBook::erase(Set<N>& set, const ipam::IpAddress& ip, Edits* edits) {
+  auto it = set.find(entry_of<N>(ip, {}));
+  if (it == set.end()) return;
+  changed(ip, &it->mac, nullptr, edits);
+  set.erase(it);
+}
+
+void LeaseBook::put_pod(const ipam::IpAddress& ip, const datapath::Mac& mac, Edits* edits) {
+  if (ip.is_v4())
+    put(v4_, ip, mac.bytes, edits);
+  else
+    put(v6_, ip, mac.bytes, edits);
   finish(edits);
 }
 
 void LeaseBook::erase_pod(const ipam::IpAddress& ip, Edits* edits) {
-  auto it = pods_.find(entry_of(ip, {}));
-  if (it == pods_.end()) return;
-  changed(ip, &*it, nullptr, edits);
-  pods_.erase(it);
+  if (ip.is_v4())
+    erase(v4_, ip, edits);
+  else
+    erase(v6_, ip, edits);
   finish(edits);
 }
 
@@ -146,9 +198,6 @@ void LeaseBook::set_host(const std::vector<datapath::LeaseEntry>& host, Edits* e
                sorted.end());
   if (edits != nullptr) {
     // Only addresses no pod holds are the map's business.
-    const auto pod_holds = [&](const ipam::IpAddress& ip) {
-      return pods_.contains(entry_of(ip, {}));
-    };
     for (const auto& own : sorted) {
       if (pod_holds(own.ip)) continue;
       const datapath::LeaseEntry* old = host_at(own.ip);
@@ -167,17 +216,21 @@ void LeaseBook::set_host(const std::vector<datapath::LeaseEntry>& host, Edits* e
 
 std::vector<datapath::LeaseEntry> LeaseBook::leases() const {
   std::vector<datapath::LeaseEntry> out;
-  out.reserve(pods_.size() + host_.size());
+  out.reserve(pod_count() + host_.size());
   auto own = host_.begin();
   const auto flush_host_before = [&](const ipam::IpAddress* ip) {
     for (; own != host_.end() && (ip == nullptr || own->ip <= *ip); ++own)
       if (ip == nullptr || own->ip != *ip) out.push_back({own->ip, own->mac, false});
   };
-  for (const Entry& e : pods_) {
-    const ipam::IpAddress ip = e.address();
-    flush_host_before(&ip);
-    out.push_back({ip, datapath::Mac{e.mac}, false});
-  }
+  const auto add = [&](const auto& set) {
+    for (const auto& e : set) {
+      const ipam::IpAddress ip = address_of(e);
+      flush_host_before(&ip);
+      out.push_back({ip, datapath::Mac{e.mac}, false});
+    }
+  };
+  add(v4_);  // every IPv4 address sorts before every IPv6 one
+  add(v6_);
   flush_host_before(nullptr);
   return out;
 }
@@ -192,8 +245,8 @@ std::vector<datapath::Mac> LeaseBook::pod_macs() const {
 std::size_t LeaseBook::size() const {
   std::size_t own_only = 0;
   for (const auto& own : host_)
-    if (!pods_.contains(entry_of(own.ip, {}))) ++own_only;
-  return pods_.size() + own_only;
+    if (!pod_holds(own.ip)) ++own_only;
+  return pod_count() + own_only;
 }
 
 }  // namespace ipfence::agent

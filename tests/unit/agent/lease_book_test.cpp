@@ -220,14 +220,56 @@ TEST(LeaseBookTest, AnAddressGivenTwiceWithTwoMacsChangesNothing) {
   EXPECT_THAT(edits, IsEmpty());
   EXPECT_THAT(texts(book.leases()), ElementsAre("10.0.0.1=aa:bb:cc:00:00:01"));
   EXPECT_THAT(texts(book.pod_macs()), ElementsAre("aa:bb:cc:00:00:01"));
+
+  // An IPv6 address given twice stops the IPv4 half of the same snapshot too.
+  Status twice_v6 = book.set_pods({{ip("10.0.0.3"), mac("aa:bb:cc:00:00:03")},
+                                   {ip("fd00::2"), mac("aa:bb:cc:00:00:02")},
+                                   {ip("fd00::2"), mac("aa:bb:cc:00:00:04")}},
+                                  &edits);
+  ASSERT_FALSE(twice_v6);
+  EXPECT_EQ(twice_v6.error().code, ErrorCode::invalid_argument);
+  EXPECT_EQ(twice_v6.error().message, "lease fd00::2 is given twice, with different MACs");
+  EXPECT_THAT(edits, IsEmpty());
+  EXPECT_THAT(texts(book.leases()), ElementsAre("10.0.0.1=aa:bb:cc:00:00:01"));
+}
+
+TEST(LeaseBookTest, LeasesListIpv4BeforeIpv6AndTheNodesOwnInBetweenInOrder) {
+  LeaseBook book;
+  LeaseBook::Edits edits;
+  ASSERT_TRUE(book.set_pods({{ip("fd00::2"), mac("aa:bb:cc:00:00:01")},
+                             {ip("10.0.0.9"), mac("aa:bb:cc:00:00:01")},
+                             {ip("10.0.0.1"), mac("aa:bb:cc:00:00:02")}},
+                            &edits));
+  EXPECT_THAT(texts(edits),
+              ElementsAre("mac+ aa:bb:cc:00:00:01", "mac+ aa:bb:cc:00:00:02",
+                          "put 10.0.0.1 aa:bb:cc:00:00:02", "put 10.0.0.9 aa:bb:cc:00:00:01",
+                          "put fd00::2 aa:bb:cc:00:00:01"));
+  book.set_host({{ip("fd00::1"), mac("02:00:00:00:00:01"), false},
+                 {ip("10.0.0.5"), mac("02:00:00:00:00:01"), false}},
+                nullptr);
+  EXPECT_THAT(texts(book.leases()),
+              ElementsAre("10.0.0.1=aa:bb:cc:00:00:02", "10.0.0.5=02:00:00:00:00:01",
+                          "10.0.0.9=aa:bb:cc:00:00:01", "fd00::1=02:00:00:00:00:01",
+                          "fd00::2=aa:bb:cc:00:00:01"));
+  EXPECT_EQ(book.size(), 5u);
+  EXPECT_EQ(book.pod_count(), 3u);
+  // The MAC of both families leaves with its last address, whichever family that is.
+  edits.clear();
+  book.erase_pod(ip("10.0.0.9"), &edits);
+  EXPECT_THAT(texts(edits), ElementsAre("erase 10.0.0.9"));
+  edits.clear();
+  book.erase_pod(ip("fd00::2"), &edits);
+  EXPECT_THAT(texts(edits), ElementsAre("erase fd00::2", "mac- aa:bb:cc:00:00:01"));
 }
 
 // Random snapshots, ADDs, DELs and host changes: the writes, replayed in order, always leave
 // the maps holding exactly the book (and the book what a from-scratch model says).
 TEST(LeaseBookTest, WritesReplayedOntoTheMapsAlwaysGiveTheBook) {
   std::mt19937 rng(7);
+  // Both families, whose leases the book keeps apart; a MAC may hold addresses of both.
   const auto pick_ip = [&] {
-    const std::string text = "10.0.0." + std::to_string(1 + rng() % 40);
+    const unsigned n = 1 + rng() % 40;
+    const std::string text = n % 2 ? "10.0.0." + std::to_string(n) : "fd00::" + std::to_string(n);
     return ip(text.c_str());
   };
   const auto pick_mac = [&] {
