@@ -229,7 +229,9 @@ SnapshotItem snapshot_item(const json& item, std::int64_t revision, std::string_
                    positive(item, "version"),
                    std::nullopt,
                    {}};
-  if (out.key.empty() || out.create_revision > out.mod_revision || out.mod_revision > revision)
+  // A key's version counts its puts since its creation, each at a revision of its own.
+  if (out.key.empty() || out.create_revision > out.mod_revision || out.mod_revision > revision ||
+      out.version > out.mod_revision - out.create_revision + 1)
     throw std::invalid_argument("key " + out.key + " has impossible revisions");
   const json& value = item.at("value");
   std::size_t from = 0;

@@ -17,6 +17,7 @@
 #include "ipam/store/file_format.h"
 #include "ipam/store/file_json.h"
 #include "ipam/store/key_index.h"
+#include "ipam/store/packed_uint.h"
 
 // Crash hook points, in write order (a test kills the process at each to prove recovery):
 //   wal.partial            half of a record appended        -> torn tail, dropped on open
@@ -31,10 +32,23 @@ namespace {
 
 // Where a value's JSON text (encode_value) lies: in a snapshot or log the store has open, or
 // in the spill buffer (see Segments).
-struct ValueLocation {
-  std::uint64_t offset = 0;
-  std::uint32_t length = 0;
-  std::uint32_t segment = 0;
+// In 2-byte pieces, as the index entry's revisions (packed_uint.h): an entry is 32 bytes.
+class ValueLocation {
+ public:
+  // Offsets reach 2^48 - 1: files up to 256 TiB.
+  static constexpr std::uint64_t kMaxOffset = PackedUint<6>::kMax;
+
+  ValueLocation() = default;
+  ValueLocation(std::uint64_t offset, std::uint32_t length, std::uint32_t segment)
+      : offset_(offset), length_(length), segment_(segment) {}
+  std::uint64_t offset() const { return offset_.get(); }
+  std::uint32_t length() const { return static_cast<std::uint32_t>(length_.get()); }
+  std::uint32_t segment() const { return static_cast<std::uint32_t>(segment_.get()); }
+
+ private:
+  PackedUint<6> offset_;
+  PackedUint<4> length_;
+  PackedUint<4> segment_;
 };
 
 // What values are read from: files, each open while a key's value lies in it (even once
@@ -113,31 +127,33 @@ class ValueReader {
       : segments_(segments), window_size_(window) {}
 
   Result<std::string> text(const ValueLocation& at) {
-    if (segments_.in_memory(at.segment)) return segments_.read(at.segment, at.offset, at.length);
-    if (at.segment != segment_ || at.offset < base_ ||
-        at.offset + at.length > base_ + window_.size()) {
-      IPF_ASSIGN_OR_RETURN(window_, segments_.read(at.segment, at.offset,
-                                                   std::max<std::size_t>(at.length, window_size_)));
-      segment_ = at.segment;
-      base_ = at.offset;
-      if (window_.size() < at.length) return truncated(at);
+    if (segments_.in_memory(at.segment()))
+      return segments_.read(at.segment(), at.offset(), at.length());
+    if (at.segment() != segment_ || at.offset() < base_ ||
+        at.offset() + at.length() > base_ + window_.size()) {
+      IPF_ASSIGN_OR_RETURN(window_,
+                           segments_.read(at.segment(), at.offset(),
+                                          std::max<std::size_t>(at.length(), window_size_)));
+      segment_ = at.segment();
+      base_ = at.offset();
+      if (window_.size() < at.length()) return truncated(at);
     }
-    return window_.substr(at.offset - base_, at.length);
+    return window_.substr(at.offset() - base_, at.length());
   }
   Result<std::string> value(const ValueLocation& at) {
     IPF_ASSIGN_OR_RETURN(auto json_text, text(at));
     auto decoded = decode_value(json_text);
     if (!decoded.ok())
       return corrupt_file_error(
-          segments_.path(at.segment),
-          "value at offset " + std::to_string(at.offset) + ": " + decoded.error().message);
+          segments_.path(at.segment()),
+          "value at offset " + std::to_string(at.offset()) + ": " + decoded.error().message);
     return decoded;
   }
 
  private:
   Error truncated(const ValueLocation& at) const {
-    return corrupt_file_error(segments_.path(at.segment),
-                              "ends before the value at offset " + std::to_string(at.offset));
+    return corrupt_file_error(segments_.path(at.segment()),
+                              "ends before the value at offset " + std::to_string(at.offset()));
   }
 
   const Segments& segments_;
@@ -147,7 +163,8 @@ class ValueReader {
   std::string window_;
 };
 
-using Index = KeyIndex<ValueLocation>;
+using Index = KeyIndex<ValueLocation, PackedUint<6>>;
+static_assert(sizeof(Index::Entry) == 32);
 
 // A snapshot line's bytes besides key and value: member names, revisions, separators.
 constexpr std::size_t kSnapshotLineOverhead = 96;
@@ -194,6 +211,7 @@ struct FileStore::Impl {
   Status initialize();
   Status open_wal(UniqueFd fd, std::string* data);
   Status load(bool exclusive);
+  Status revision_fits(std::int64_t revision, std::uint32_t segment) const;
   bool add_item(Index& built, SnapshotItem&& item, std::uint64_t body_offset,
                 std::uint32_t segment);
   Result<std::optional<Index>> stream_snapshot(std::uint32_t segment);
@@ -212,8 +230,8 @@ struct FileStore::Impl {
     return {};
   }
   void release(Index& of) {
-    of.for_each("",
-                [&](std::string_view, const auto& entry) { segments.unref(entry.value.segment); });
+    of.for_each(
+        "", [&](std::string_view, const auto& entry) { segments.unref(entry.value.segment()); });
   }
 };
 
@@ -362,9 +380,23 @@ Result<std::optional<Index>> FileStore::Impl::stream_snapshot(std::uint32_t segm
     release(built);
     return std::optional<Index>();
   }
+  if (auto fits = revision_fits(reader.revision(), segment); !fits.ok()) {
+    release(built);
+    return fits.error();
+  }
   built.set_revision(reader.revision());
   built.compact_keys();
   return std::optional<Index>(std::move(built));
+}
+
+// The index keeps revisions in 48 bits: a snapshot beyond that is refused, not cut short (its
+// keys' revisions and versions are not beyond its own: snapshot_item checks).
+Status FileStore::Impl::revision_fits(std::int64_t revision, std::uint32_t segment) const {
+  if (revision <= Index::kMaxRevision) return {};
+  return corrupt_file_error(segments.path(segment),
+                            "snapshot at revision " + std::to_string(revision) +
+                                " is beyond revision " + std::to_string(Index::kMaxRevision) +
+                                ", the highest this store keeps");
 }
 
 // The keys of a snapshot body (at `body_offset` in segment `segment`).
@@ -378,6 +410,10 @@ Result<Index> FileStore::Impl::index_snapshot(std::string_view body, std::uint64
   if (!scanned.ok()) {
     release(built);
     return scanned.error();
+  }
+  if (auto fits = revision_fits(revision, segment); !fits.ok()) {
+    release(built);
+    return fits.error();
   }
   built.set_revision(revision);
   built.compact_keys();
@@ -435,7 +471,7 @@ void FileStore::Impl::apply(const Change& change, std::string_view body,
         segments.ref(wal_segment);
         return ValueLocation{body_offset + spans[i]->offset, spans[i]->length, wal_segment};
       },
-      [&](const ValueLocation& old) { segments.unref(old.segment); });
+      [&](const ValueLocation& old) { segments.unref(old.segment()); });
 }
 
 // With the flock held: brings the index up to the files.
@@ -528,7 +564,7 @@ Status FileStore::Impl::rotate(std::int64_t keep_after) {
   // in the heap.
   std::size_t estimate = 64;
   index.for_each("", [&](std::string_view key, const Index::Entry& entry) {
-    estimate += key.size() + entry.value.length + kSnapshotLineOverhead;
+    estimate += key.size() + entry.value.length() + kSnapshotLineOverhead;
   });
   writer.reserve(estimate);
   std::vector<TextSpan> spans;
@@ -543,7 +579,7 @@ Status FileStore::Impl::rotate(std::int64_t keep_after) {
       return;
     }
     spans.push_back(
-        writer.add(key, *text, entry.create_revision, entry.mod_revision, entry.version));
+        writer.add(key, *text, entry.create_revision(), entry.mod_revision(), entry.version()));
   });
   IPF_TRY(read);
   const std::string body = std::move(writer).finish();
@@ -557,7 +593,7 @@ Status FileStore::Impl::rotate(std::int64_t keep_after) {
   const auto segment = segments.add_file(std::move(snapshot_fd), snapshot_path);
   std::size_t next = 0;
   index.for_each("", [&](std::string_view, Index::Entry& entry) {
-    segments.unref(entry.value.segment);
+    segments.unref(entry.value.segment());
     segments.ref(segment);
     entry.value = {body_offset + spans[next].offset, spans[next].length, segment};
     ++next;
@@ -680,8 +716,8 @@ Result<std::optional<KeyValue>> FileStore::get(const std::string& key) {
   const auto* entry = impl_->index.find(key);
   if (!entry) return std::optional<KeyValue>();
   IPF_ASSIGN_OR_RETURN(auto value, ValueReader(impl_->segments, 0).value(entry->value));
-  return std::optional<KeyValue>(
-      KeyValue{key, std::move(value), entry->create_revision, entry->mod_revision, entry->version});
+  return std::optional<KeyValue>(KeyValue{key, std::move(value), entry->create_revision(),
+                                          entry->mod_revision(), entry->version()});
 }
 
 // With the mutex held and caught up: calls each(kv) for every key under `prefix`, reading the
@@ -700,9 +736,9 @@ static Status read_each(FileStore::Impl& impl, const std::string& prefix, Each&&
     }
     kv.key.assign(key);
     kv.value = std::move(*value);
-    kv.create_revision = entry.create_revision;
-    kv.mod_revision = entry.mod_revision;
-    kv.version = entry.version;
+    kv.create_revision = entry.create_revision();
+    kv.mod_revision = entry.mod_revision();
+    kv.version = entry.version();
     each(kv);
   });
   return read;

@@ -20,11 +20,13 @@
 #include <compare>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <new>
 #include <set>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -56,14 +58,52 @@ inline bool has_prefix(std::string_view key, std::string_view prefix) {
   return key.substr(0, prefix.size()) == prefix;
 }
 
-template <class Value>
+// Counter: how an entry keeps its revisions and version; std::int64_t, or a PackedUint
+// (packed_uint.h) when entries must be small (FileStore's). check() refuses a change whose
+// revision is beyond what it holds (kMaxRevision), and an owner that builds the index from
+// its own files checks their revisions against it too.
+template <class Value, class Counter = std::int64_t>
 class KeyIndex {
  public:
-  struct Entry {
-    std::int64_t create_revision = 0;
-    std::int64_t mod_revision = 0;
-    std::int64_t version = 0;
+  static constexpr std::int64_t kMaxRevision = [] {
+    if constexpr (std::is_integral_v<Counter>)
+      return std::int64_t{std::numeric_limits<Counter>::max()};
+    else
+      return static_cast<std::int64_t>(Counter::kMax);
+  }();
+
+  class Entry {
+   public:
+    Entry() = default;
+    // Each at most kMaxRevision (a version never exceeds the mod revision).
+    Entry(std::int64_t create_revision, std::int64_t mod_revision, std::int64_t version,
+          Value entry_value)
+        : value(std::move(entry_value)),
+          create_(to_counter(create_revision)),
+          mod_(to_counter(mod_revision)),
+          version_(to_counter(version)) {}
+    std::int64_t create_revision() const { return from_counter(create_); }
+    std::int64_t mod_revision() const { return from_counter(mod_); }
+    std::int64_t version() const { return from_counter(version_); }
+
     Value value{};
+
+   private:
+    static Counter to_counter(std::int64_t n) {
+      if constexpr (std::is_integral_v<Counter>)
+        return n;
+      else
+        return Counter(static_cast<std::uint64_t>(n));
+    }
+    static std::int64_t from_counter(const Counter& c) {
+      if constexpr (std::is_integral_v<Counter>)
+        return c;
+      else
+        return static_cast<std::int64_t>(c.get());
+    }
+    Counter create_{};
+    Counter mod_{};
+    Counter version_{};
   };
 
   KeyIndex() = default;
@@ -138,7 +178,8 @@ class KeyIndex {
       const Entry* entry = find(compare.key);
       std::int64_t actual = 0;  // an absent key has version 0 and mod_revision 0
       if (entry)
-        actual = compare.target == Compare::Target::version ? entry->version : entry->mod_revision;
+        actual =
+            compare.target == Compare::Target::version ? entry->version() : entry->mod_revision();
       if (actual != compare.value) result.failed_keys.push_back(compare.key);
     }
     if (!result.failed_keys.empty()) return result;
@@ -152,8 +193,8 @@ class KeyIndex {
       if (op.type == Op::Type::put) {
         KeyValue kv{op.key, op.value, next, next, 1};
         if (entry) {
-          kv.create_revision = entry->create_revision;
-          kv.version = entry->version + 1;
+          kv.create_revision = entry->create_revision();
+          kv.version = entry->version() + 1;
         }
         change->events.push_back(Event{Event::Type::put, std::move(kv)});
       } else if (entry) {
@@ -168,6 +209,11 @@ class KeyIndex {
   // it changes. For MemoryStore this always holds; for FileStore it catches a log that does
   // not fit its snapshot.
   Status check(const Change& change) const {
+    if (change.revision > kMaxRevision)  // its keys' revisions and versions are not beyond it
+      return make_error(ErrorCode::corrupt,
+                        "change at revision " + std::to_string(change.revision) +
+                            " is beyond revision " + std::to_string(kMaxRevision) +
+                            ", the highest this store keeps");
     if (change.revision != revision_ + 1 || change.events.empty())
       return make_error(ErrorCode::corrupt,
                         "change at revision " + std::to_string(change.revision) +
@@ -181,8 +227,8 @@ class KeyIndex {
       } else if (!entry) {
         fits = fits && kv.create_revision == change.revision && kv.version == 1;
       } else {
-        fits = fits && kv.create_revision == entry->create_revision &&
-               kv.version == entry->version + 1;
+        fits = fits && kv.create_revision == entry->create_revision() &&
+               kv.version == entry->version() + 1;
       }
       if (!fits)
         return make_error(ErrorCode::corrupt, "change of key " + kv.key + " at revision " +

@@ -36,15 +36,16 @@ KvState::KvState(std::map<std::string, KeyValue> kvs, std::int64_t revision)
 std::optional<KeyValue> KvState::get(const std::string& key) const {
   const auto* entry = index_.find(key);
   if (!entry) return std::nullopt;
-  return KeyValue{key, entry->value, entry->create_revision, entry->mod_revision, entry->version};
+  return KeyValue{key, entry->value, entry->create_revision(), entry->mod_revision(),
+                  entry->version()};
 }
 
 ListResult KvState::list(const std::string& prefix) const {
   ListResult result;
   result.revision = index_.revision();
   index_.for_each(prefix, [&](std::string_view key, const auto& entry) {
-    result.kvs.push_back(KeyValue{std::string(key), entry.value, entry.create_revision,
-                                  entry.mod_revision, entry.version});
+    result.kvs.push_back(KeyValue{std::string(key), entry.value, entry.create_revision(),
+                                  entry.mod_revision(), entry.version()});
   });
   return result;
 }

@@ -180,6 +180,28 @@ TEST_F(FileStoreTest, DamagedSnapshotIsReportedNotReset) {
   EXPECT_EQ(open()->list("")->kvs.size(), 3u);
 }
 
+// The index keeps revisions in 48 bits (packed_uint.h): a snapshot beyond that, or one whose
+// key claims more puts than it can have had, is refused as damaged, never cut short.
+TEST_F(FileStoreTest, SnapshotsWithImpossibleRevisionsAreCorrupt) {
+  fill(0);
+  const std::string beyond = "281474976710656";  // 2^48
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"{\"revision\":" + beyond + ",\"kvs\":[{\"create_revision\":" + beyond +
+           ",\"key\":\"a\",\"mod_revision\":" + beyond + ",\"value\":\"1\",\"version\":1}]}",
+       "snapshot at revision 281474976710656 is beyond revision 281474976710655, the highest "
+       "this store keeps"},
+      {"{\"revision\":3,\"kvs\":[{\"create_revision\":2,\"key\":\"a\",\"mod_revision\":3,"
+       "\"value\":\"1\",\"version\":3}]}",
+       "key a has impossible revisions"}};
+  for (const auto& [body, message] : cases) {
+    spit(snapshot(), frame_snapshot(body));
+    const auto error = open_fails();
+    EXPECT_EQ(error.code, ErrorCode::corrupt) << error.message;
+    EXPECT_NE(error.message.find(snapshot()), std::string::npos) << error.message;
+    EXPECT_NE(error.message.find(message), std::string::npos) << error.message;
+  }
+}
+
 TEST_F(FileStoreTest, TornFinalRecordIsDroppedAndEarlierOnesKept) {
   fill(3);
   const std::string clean = slurp(wal());

@@ -13,10 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "ipam/store/packed_uint.h"
+
 namespace ipfence::store {
 namespace {
 
-using Index = KeyIndex<int>;
+// As FileStore keeps its index: revisions and versions in 6 bytes each.
+using Index = KeyIndex<int, PackedUint<6>>;
 
 struct Model {
   std::int64_t create_revision = 0;
@@ -61,9 +64,9 @@ void expect_same(const Index& index, const std::map<std::string, Model>& model,
     const auto* entry = index.find(key);
     ASSERT_NE(entry, nullptr) << when << ": " << key;
     EXPECT_EQ(entry->value, expected.value) << when << ": " << key;
-    EXPECT_EQ(entry->create_revision, expected.create_revision) << when << ": " << key;
-    EXPECT_EQ(entry->mod_revision, expected.mod_revision) << when << ": " << key;
-    EXPECT_EQ(entry->version, expected.version) << when << ": " << key;
+    EXPECT_EQ(entry->create_revision(), expected.create_revision) << when << ": " << key;
+    EXPECT_EQ(entry->mod_revision(), expected.mod_revision) << when << ": " << key;
+    EXPECT_EQ(entry->version(), expected.version) << when << ": " << key;
   }
   for (const auto& key : absent) {
     if (!model.contains(key)) {
@@ -158,6 +161,52 @@ TEST(KeyIndexParts, AKeyDeletedFromTheBlocksComesBackInPlace) {
   std::vector<std::string> listed;
   index.for_each("", [&](std::string_view key, const auto&) { listed.emplace_back(key); });
   EXPECT_EQ(listed, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(PackedUint, KeepsEveryValueUpToItsMaximum) {
+  EXPECT_EQ(PackedUint<6>::kMax, (std::uint64_t{1} << 48) - 1);
+  for (std::uint64_t value :
+       {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{0xffff}, std::uint64_t{0x10000},
+        std::uint64_t{0x123456789abc}, PackedUint<6>::kMax})
+    EXPECT_EQ(PackedUint<6>(value).get(), value);
+  EXPECT_EQ(PackedUint<4>(0xfedcba98u).get(), 0xfedcba98u);
+  EXPECT_EQ(sizeof(PackedUint<6>), 6u);
+  EXPECT_EQ(alignof(PackedUint<6>), 2u);
+}
+
+// Revisions up to 2^48 - 1 are kept exactly; a change beyond that is refused, not cut short.
+TEST(KeyIndexParts, RevisionsBeyondWhatTheEntriesHoldAreRefused) {
+  constexpr std::int64_t kMax = Index::kMaxRevision;
+  ASSERT_EQ(kMax, (std::int64_t{1} << 48) - 1);
+  Index index(kMax - 2);
+  ASSERT_TRUE(index.insert("a", Index::Entry{kMax - 3, kMax - 2, kMax - 2, 1}));
+  Change change;
+  Txn txn;
+  txn.ops = {Op::put("a", "2"), Op::put("b", "3")};
+  ASSERT_TRUE(index.evaluate(txn, &change).succeeded);
+  ASSERT_TRUE(index.check(change).ok());
+  index.apply(
+      change, [](std::size_t i) { return static_cast<int>(i) + 2; }, [](int) {});
+  ASSERT_EQ(index.revision(), kMax - 1);
+  EXPECT_EQ(index.find("a")->create_revision(), kMax - 3);
+  EXPECT_EQ(index.find("a")->mod_revision(), kMax - 1);
+  EXPECT_EQ(index.find("a")->version(), kMax - 1);
+  EXPECT_EQ(index.find("b")->create_revision(), kMax - 1);
+
+  ASSERT_TRUE(index.evaluate(txn, &change).succeeded);
+  ASSERT_TRUE(index.check(change).ok()) << "revision 2^48 - 1 itself is kept";
+  index.apply(
+      change, [](std::size_t) { return 4; }, [](int) {});
+  EXPECT_EQ(index.find("b")->mod_revision(), kMax);
+
+  ASSERT_TRUE(index.evaluate(txn, &change).succeeded);
+  const Status beyond = index.check(change);
+  ASSERT_FALSE(beyond.ok());
+  EXPECT_EQ(beyond.error().code, ErrorCode::corrupt);
+  EXPECT_EQ(beyond.error().message,
+            "change at revision 281474976710656 is beyond revision 281474976710655, the highest "
+            "this store keeps");
+  EXPECT_EQ(index.revision(), kMax) << "nothing applied";
 }
 
 }  // namespace
