@@ -756,11 +756,11 @@ Result<ListResult> FileStore::list(const std::string& prefix) {
   return result;
 }
 
-Result<std::int64_t> FileStore::list_each(const std::string& prefix,
+Result<std::int64_t> FileStore::list_each(const std::vector<std::string>& prefixes,
                                           const std::function<void(const KeyValue& kv)>& each) {
   std::lock_guard guard(impl_->mu);
   IPF_TRY(impl_->refresh());
-  IPF_TRY(read_each(*impl_, prefix, each));
+  for (const auto& prefix : prefixes) IPF_TRY(read_each(*impl_, prefix, each));
   return impl_->index.revision();
 }
 

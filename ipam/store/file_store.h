@@ -64,7 +64,8 @@ class FileStore final : public Store {
 
   Result<std::optional<KeyValue>> get(const std::string& key) override;
   Result<ListResult> list(const std::string& prefix) override;
-  Result<std::int64_t> list_each(const std::string& prefix,
+  using Store::list_each;
+  Result<std::int64_t> list_each(const std::vector<std::string>& prefixes,
                                  const std::function<void(const KeyValue& kv)>& each) override;
   Result<TxnResult> commit(const Txn& txn) override;
   Result<std::unique_ptr<Watch>> watch(const std::string& prefix,

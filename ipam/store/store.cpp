@@ -1,5 +1,7 @@
 #include "ipam/store/store.h"
 
+#include <algorithm>
+
 #include "ipam/store/etcd_module.h"
 #include "ipam/store/etcd_url.h"
 #include "ipam/store/file_store.h"
@@ -7,10 +9,17 @@
 
 namespace ipfence::store {
 
-Result<std::int64_t> Store::list_each(const std::string& prefix,
+Result<std::int64_t> Store::list_each(const std::vector<std::string>& prefixes,
                                       const std::function<void(const KeyValue& kv)>& each) {
-  IPF_ASSIGN_OR_RETURN(auto listed, list(prefix));
-  for (const auto& kv : listed.kvs) each(kv);
+  // One list, so that every prefix is seen at one revision: of the prefix itself when there is
+  // one, else of everything (a store without a listing of its own is a remote one, etcd, whose
+  // list is one range request either way).
+  IPF_ASSIGN_OR_RETURN(auto listed, list(prefixes.size() == 1 ? prefixes.front() : ""));
+  for (const auto& prefix : prefixes) {
+    auto it = std::lower_bound(listed.kvs.begin(), listed.kvs.end(), prefix,
+                               [](const KeyValue& kv, const std::string& p) { return kv.key < p; });
+    for (; it != listed.kvs.end() && it->key.starts_with(prefix); ++it) each(*it);
+  }
   return listed.revision;
 }
 

@@ -100,12 +100,18 @@ class Store {
   virtual Result<std::optional<KeyValue>> get(const std::string& key) = 0;
   // Every key that starts with `prefix` ("" = all).
   virtual Result<ListResult> list(const std::string& prefix) = 0;
-  // list() without the whole result at once: calls each(kv) for every key under `prefix`, in
-  // key order, and returns the revision the listing reflects. For a start-up over 65,536
-  // allocations this spares a second copy of every key and value. The store may hold a lock
-  // during the calls: `each` must not call the store.
-  virtual Result<std::int64_t> list_each(const std::string& prefix,
+  // list() without the whole result at once: calls each(kv) for every key under prefixes[0],
+  // in key order, then for every key under prefixes[1], and so on, all at one revision, which
+  // it returns. For a start-up over 65,536 allocations this spares a second copy of every key
+  // and value, and the caller picks the order of the kinds (the view reads allocations before
+  // the attachments that point at them). Prefixes should not overlap (a key under two is
+  // seen twice). The store may hold a lock during the calls: `each` must not call the store.
+  virtual Result<std::int64_t> list_each(const std::vector<std::string>& prefixes,
                                          const std::function<void(const KeyValue& kv)>& each);
+  Result<std::int64_t> list_each(const std::string& prefix,
+                                 const std::function<void(const KeyValue& kv)>& each) {
+    return list_each(std::vector<std::string>{prefix}, each);
+  }
   virtual Result<TxnResult> commit(const Txn& txn) = 0;
   // Changes to keys under `prefix` with mod_revision > after_revision.
   virtual Result<std::unique_ptr<Watch>> watch(const std::string& prefix,

@@ -230,6 +230,24 @@ TEST_P(StoreContract, ListEachSeesWhatListSees) {
   }
 }
 
+// Several prefixes: each one's keys in key order, the prefixes in the order given, one revision.
+TEST_P(StoreContract, ListEachVisitsPrefixesInTheGivenOrder) {
+  for (const char* key : {"b/2", "a/1", "c/1", "b/1", "d/1"}) must_create(key, key);
+  std::vector<std::string> seen;
+  const std::vector<std::string> prefixes = {"c/", "a/", "zz/", "b/"};
+  auto revision = store().list_each(
+      prefixes, [&](const KeyValue& kv) { seen.push_back(kv.key + "=" + kv.value); });
+  ASSERT_TRUE(revision.ok()) << revision.error().message;
+  EXPECT_EQ(*revision, store().list("")->revision);
+  EXPECT_EQ(seen, (std::vector<std::string>{"c/1=c/1", "a/1=a/1", "b/1=b/1", "b/2=b/2"}));
+  seen.clear();
+  ASSERT_TRUE(store()
+                  .list_each(std::vector<std::string>{},
+                             [&](const KeyValue& kv) { seen.push_back(kv.key); })
+                  .ok());
+  EXPECT_TRUE(seen.empty()) << "no prefix, no key";
+}
+
 TEST_P(StoreContract, WatchDeliversPutsAndDeletesInOrder) {
   const auto start = must_create("other", "x");
   const auto a1 = must_create("w/a", "1");
