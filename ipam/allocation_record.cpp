@@ -168,6 +168,14 @@ const std::string& AllocationRecord::shared(unsigned field) const {
   return shared_.get() ? (*shared_.get()->tuple)[field] : kEmpty;
 }
 
+const std::string& AllocationRecord::pool_of(const detail::SharedFieldsRef& ref) {
+  return ref.get() ? (*ref.get()->tuple)[SharedFields::kPool] : kEmpty;
+}
+
+const std::string& AllocationRecord::ifname_of(const detail::SharedFieldsRef& ref) {
+  return ref.get() ? (*ref.get()->tuple)[SharedFields::kIfname] : kEmpty;
+}
+
 const std::string& AllocationRecord::pool() const {
   return shared(SharedFields::kPool);
 }

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <utility>
 
+#include "ipam/id_text.h"
 #include "ipam/ip_address.h"
 #include "ipam/model.h"
 #include "ipam/packed_strings.h"
@@ -85,6 +86,8 @@ class AllocationRecord {
   static std::size_t shared_tuples();
 
  private:
+  friend class AttachmentRecord;  // derive() shares the block and the interned fields
+
   // Strings kept in the heap block, in this order.
   enum Unique : unsigned {
     kContainerId,
@@ -98,6 +101,12 @@ class AllocationRecord {
   enum Flag : std::uint8_t { kMacBytes = 1, kCreatedMillis = 2, kIpIsKey = 4, kKeyIsV6 = 8 };
 
   const std::string& shared(unsigned field) const;
+  // The interned pool and ifname behind `ref` ("" when null), for a record that shares them.
+  static const std::string& pool_of(const detail::SharedFieldsRef& ref);
+  static const std::string& ifname_of(const detail::SharedFieldsRef& ref);
+  IdShape container_id_shape() const {
+    return static_cast<IdShape>((id_shapes_ >> (2 * kContainerId)) & 3u);
+  }
   std::string_view unique(unsigned field) const { return unique_.at(field); }
   // Container ID, netns or pod UID: their IdShape is two bits of id_shapes_ at 2 * field.
   std::string id(unsigned field) const;

@@ -35,12 +35,45 @@ AttachmentRecord::AttachmentRecord(const Attachment& attachment, std::string_vie
   fields_ = PackedStrings(fields);
 }
 
+std::optional<AttachmentRecord> AttachmentRecord::derive(const AttachmentRecord& record,
+                                                         const AllocationRecord& allocation,
+                                                         const IpAddress& ip) {
+  constexpr std::uint8_t kNamesAreKey = kContainerIdIsKey | kIfnameIsKey;
+  if (record.derived() || (record.flags_ & kNamesAreKey) != kNamesAreKey || record.ip_count() != 1)
+    return std::nullopt;
+  const Attachment::Ip held = record.ip(0);
+  const AttachmentKey own = record.key();
+  const AttachmentKey theirs{allocation.container_id_shape(),
+                             allocation.unique_.at(AllocationRecord::kContainerId),
+                             allocation.ifname()};
+  if (own != theirs || held.pool != allocation.pool() || held.ip != ip.to_string())
+    return std::nullopt;
+  AttachmentRecord derived;
+  derived.fields_ = allocation.unique_;
+  derived.shared_ = allocation.shared_;
+  derived.ip_ = ip.to_bytes();
+  derived.flags_ = static_cast<std::uint8_t>((record.flags_ & ~kDerivedV6) | kDerived |
+                                             (ip.is_v4() ? 0 : kDerivedV6));
+  return derived;
+}
+
+std::string_view AttachmentRecord::key_ifname() const {
+  return derived() ? std::string_view(AllocationRecord::ifname_of(shared_))
+                   : fields_.at(kKeyIfname);
+}
+
 std::size_t AttachmentRecord::ip_count() const {
+  if (derived()) return 1;
   const std::size_t fields = fields_.size();
   return fields > kFirstIp ? (fields - kFirstIp) / 2 : 0;
 }
 
 Attachment::Ip AttachmentRecord::ip(std::size_t index) const {
+  if (derived()) {
+    const IpFamily family = (flags_ & kDerivedV6) ? IpFamily::v6 : IpFamily::v4;
+    return {AllocationRecord::pool_of(shared_),
+            IpAddress::from_bytes(family, ip_.data()).to_string()};
+  }
   return {std::string(fields_.at(kFirstIp + 2 * index)),
           std::string(fields_.at(kFirstIp + 2 * index + 1))};
 }
@@ -49,7 +82,7 @@ Attachment AttachmentRecord::unpack() const {
   Attachment attachment{
       .container_id =
           (flags_ & kContainerIdIsKey) ? key_container_id() : std::string(fields_.at(kContainerId)),
-      .ifname = std::string(fields_.at((flags_ & kIfnameIsKey) ? kKeyIfname : kIfname)),
+      .ifname = std::string((flags_ & kIfnameIsKey) ? key_ifname() : fields_.at(kIfname)),
       .ips = {},
   };
   const std::size_t count = ip_count();

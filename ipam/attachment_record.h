@@ -7,13 +7,24 @@
 // become 32 bytes), so records are ordered by AttachmentKey (shape, packed bytes, ifname), not
 // by the ID's text; a lookup packs its probe the same way (AttachmentProbe).
 // unpack() gives back exactly the Attachment that was packed.
+//
+// Most attachments say nothing their one allocation does not say too: the same container ID
+// and ifname, one IP, in canonical text, of that allocation's pool. derive() makes such a record
+// point at the allocation record's parts (its block, whose first field is the packed container
+// ID as here, and its interned pool and ifname) and keep only the address: no block of its
+// own (at 65,536 pods: ~3.4 MB less). The parts are shared and never change, so the record
+// stays what it was when the allocation is later changed or deleted.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "ipam/allocation_record.h"
 #include "ipam/id_text.h"
+#include "ipam/ip_address.h"
 #include "ipam/model.h"
 #include "ipam/packed_strings.h"
 
@@ -46,13 +57,18 @@ class AttachmentRecord {
   AttachmentRecord(const Attachment& attachment, std::string_view container_id,
                    std::string_view ifname);
 
+  // The same record pointing at `allocation`'s parts (above), when `record` holds exactly what
+  // they say with `ip`, the address `allocation` is stored under; else nullopt.
+  static std::optional<AttachmentRecord> derive(const AttachmentRecord& record,
+                                                const AllocationRecord& allocation,
+                                                const IpAddress& ip);
+  bool derived() const { return (flags_ & kDerived) != 0; }
+
   std::string key_container_id() const {
     return unpack_id(key_shape(), fields_.at(kKeyContainerId));
   }
-  std::string_view key_ifname() const { return fields_.at(kKeyIfname); }
-  AttachmentKey key() const {
-    return {key_shape(), fields_.at(kKeyContainerId), fields_.at(kKeyIfname)};
-  }
+  std::string_view key_ifname() const;
+  AttachmentKey key() const { return {key_shape(), fields_.at(kKeyContainerId), key_ifname()}; }
 
   Attachment unpack() const;
   std::size_t ip_count() const;
@@ -60,14 +76,23 @@ class AttachmentRecord {
 
  private:
   // Fields: the key's container ID and ifname; the record's own (empty when the key's); then
-  // pool and IP per IP.
+  // pool and IP per IP. A derived record holds its allocation's block instead, whose first
+  // field is the packed container ID too (AllocationRecord::kContainerId).
   enum Field : std::size_t { kKeyContainerId, kKeyIfname, kContainerId, kIfname, kFirstIp };
-  enum Flag : std::uint8_t { kContainerIdIsKey = 1, kIfnameIsKey = 2 };
+  enum Flag : std::uint8_t {
+    kContainerIdIsKey = 1,
+    kIfnameIsKey = 2,
+    kDerived = 16,
+    kDerivedV6 = 32,
+  };
   static constexpr unsigned kShapeShift = 2;  // the key ID's IdShape: bits 2 and 3 of flags_
+  static_assert(unsigned{AllocationRecord::kContainerId} == unsigned{kKeyContainerId});
 
   IdShape key_shape() const { return static_cast<IdShape>((flags_ >> kShapeShift) & 3u); }
 
   PackedStrings fields_;
+  detail::SharedFieldsRef shared_;     // derived: the allocation's pool and ifname
+  std::array<std::uint8_t, 16> ip_{};  // derived: the address (IpAddress::to_bytes)
   std::uint8_t flags_ = 0;
 };
 

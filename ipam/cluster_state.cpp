@@ -52,10 +52,19 @@ std::optional<IpAddress> ip_of_allocation_key(const std::string& key) {
   return *ip;
 }
 
+const std::vector<std::string>& ClusterState::read_order() {
+  static const std::vector<std::string> order = {keys::kPools,  keys::kReserved,   keys::kGuards,
+                                                 keys::kMultus, keys::kQuarantine, keys::kConflicts,
+                                                 keys::kIps,    keys::kAttachments};
+  return order;
+}
+
 ClusterState ClusterState::from_list(const store::ListResult& list) {
   ClusterState state;
-  for (const auto& kv : list.kvs)
-    state.apply_put(kv.key, kv.value, kv.mod_revision, kv.create_revision);
+  for (const std::string& prefix : read_order())
+    for (const auto& kv : list.kvs)
+      if (kv.key.starts_with(prefix))
+        state.apply_put(kv.key, kv.value, kv.mod_revision, kv.create_revision);
   state.revision_ = std::max(state.revision_, list.revision);
   return state;
 }
@@ -63,7 +72,7 @@ ClusterState ClusterState::from_list(const store::ListResult& list) {
 Result<std::pair<ClusterState, std::int64_t>> ClusterState::load(store::Store& store) {
   ClusterState state;
   IPF_ASSIGN_OR_RETURN(std::int64_t revision,
-                       store.list_each("", [&state](const store::KeyValue& kv) {
+                       store.list_each(read_order(), [&state](const store::KeyValue& kv) {
                          state.apply_put(kv.key, kv.value, kv.mod_revision, kv.create_revision);
                        }));
   state.revision_ = std::max(state.revision_, revision);
@@ -129,8 +138,15 @@ void ClusterState::put_key(const std::string& key, const std::string& value, std
     auto ids = split_attachment_key(key);
     if (!attachment || !ids) return note_problem(key, "unreadable attachment: " + problem);
     attachments_.erase(AttachmentProbe(ids->first, ids->second));
-    attachments_.insert(
-        StoredAttachment{AttachmentRecord(*attachment, ids->first, ids->second), revision});
+    AttachmentRecord record(*attachment, ids->first, ids->second);
+    if (attachment->ips.size() == 1) {  // its allocation may be in already (else: derived then)
+      const auto& held = attachment->ips.front();
+      auto ip = IpAddress::parse(held.ip);
+      if (const AllocationRecord* allocation = ip ? allocation_record(held.pool, *ip) : nullptr)
+        if (auto derived = AttachmentRecord::derive(record, *allocation, *ip))
+          record = std::move(*derived);
+    }
+    attachments_.insert(StoredAttachment{std::move(record), revision});
     in_record = true;
   } else if (starts_with(key, keys::kPools)) {
     put_pool(after(key, keys::kPools), value, revision);
@@ -314,6 +330,7 @@ bool ClusterState::put_allocation(const std::string& key, const std::string& val
   }
 
   StoredAllocation stored{AllocationRecord(*allocation, *ip), create_revision, revision};
+  derive_attachment(stored.record, *ip);
   auto pool = pools_.find(ids->first);
   if (pool == pools_.end()) {
     orphan_allocations_[key] = std::move(stored);
@@ -330,6 +347,28 @@ bool ClusterState::put_allocation(const std::string& key, const std::string& val
       reserved(state.ranges.family).contains(ip->value()))
     ++cache->second.in_use;
   return true;
+}
+
+const AllocationRecord* ClusterState::allocation_record(const std::string& pool,
+                                                        const IpAddress& ip) const {
+  if (auto it = pools_.find(pool); it != pools_.end()) {
+    auto found = it->second.allocations.find(ip.value());
+    return found == it->second.allocations.end() || found->second.record.family() != ip.family()
+               ? nullptr
+               : &found->second.record;
+  }
+  auto orphan = orphan_allocations_.find(keys::ip(pool, ip.to_string()));
+  return orphan == orphan_allocations_.end() ? nullptr : &orphan->second.record;
+}
+
+void ClusterState::derive_attachment(const AllocationRecord& allocation, const IpAddress& ip) {
+  auto it = attachments_.find(AttachmentProbe(allocation.container_id(), allocation.ifname()));
+  if (it == attachments_.end() || it->record.derived()) return;
+  auto derived = AttachmentRecord::derive(it->record, allocation, ip);
+  if (!derived) return;
+  const std::int64_t mod_revision = it->mod_revision;
+  it = attachments_.erase(it);  // the same key: it goes back where it was
+  attachments_.insert(it, StoredAttachment{std::move(*derived), mod_revision});
 }
 
 void ClusterState::delete_allocation(const std::string& key, std::int64_t /*revision*/) {

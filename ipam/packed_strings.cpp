@@ -1,7 +1,9 @@
 #include "ipam/packed_strings.h"
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <string>
 
 namespace ipfence::ipam {
@@ -26,23 +28,26 @@ std::size_t get_varint(const char*& at) {
 
 }  // namespace
 
+// The block starts with the reference count; new[] aligns it for any fundamental type.
+using RefCount = std::atomic<std::uint32_t>;
+static_assert(sizeof(RefCount) == 4 && RefCount::is_always_lock_free);
+
 PackedStrings::PackedStrings(const std::vector<std::string_view>& fields) {
   if (fields.empty()) return;
-  std::string block;
-  put_varint(block, fields.size());
+  std::string encoded;
+  put_varint(encoded, fields.size());
   for (std::string_view field : fields) {
-    put_varint(block, field.size());
-    block.append(field);
+    put_varint(encoded, field.size());
+    encoded.append(field);
   }
-  block_ = std::make_unique_for_overwrite<char[]>(block.size());
-  std::memcpy(block_.get(), block.data(), block.size());
+  block_ = new char[sizeof(RefCount) + encoded.size()];
+  new (block_) RefCount(1);
+  std::memcpy(block_ + sizeof(RefCount), encoded.data(), encoded.size());
 }
 
-PackedStrings::PackedStrings(const PackedStrings& other) {
-  if (!other.block_) return;
-  const std::size_t size = other.bytes();
-  block_ = std::make_unique_for_overwrite<char[]>(size);
-  std::memcpy(block_.get(), other.block_.get(), size);
+PackedStrings::PackedStrings(const PackedStrings& other) : block_(other.block_) {
+  if (block_ != nullptr)
+    std::launder(reinterpret_cast<RefCount*>(block_))->fetch_add(1, std::memory_order_relaxed);
 }
 
 PackedStrings& PackedStrings::operator=(const PackedStrings& other) {
@@ -50,27 +55,40 @@ PackedStrings& PackedStrings::operator=(const PackedStrings& other) {
   return *this;
 }
 
+PackedStrings& PackedStrings::operator=(PackedStrings&& other) noexcept {
+  if (this != &other) {
+    PackedStrings old(std::move(*this));
+    block_ = std::exchange(other.block_, nullptr);
+  }
+  return *this;
+}
+
+PackedStrings::~PackedStrings() {
+  if (block_ == nullptr) return;
+  auto* count = std::launder(reinterpret_cast<RefCount*>(block_));
+  if (count->fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  count->~RefCount();
+  delete[] block_;
+}
+
+const char* PackedStrings::fields() const {
+  return block_ + sizeof(RefCount);
+}
+
 std::size_t PackedStrings::size() const {
   if (!block_) return 0;
-  const char* at = block_.get();
+  const char* at = fields();
   return get_varint(at);
 }
 
 std::string_view PackedStrings::at(std::size_t field) const {
   if (!block_) return {};
-  const char* at = block_.get();
+  const char* at = fields();
   const std::size_t count = get_varint(at);
   if (field >= count) return {};
   for (std::size_t i = 0; i < field; ++i) at += get_varint(at);
   const std::size_t size = get_varint(at);
   return {at, size};
-}
-
-std::size_t PackedStrings::bytes() const {
-  const char* at = block_.get();
-  const std::size_t count = get_varint(at);
-  for (std::size_t i = 0; i < count; ++i) at += get_varint(at);
-  return static_cast<std::size_t>(at - block_.get());
 }
 
 }  // namespace ipfence::ipam

@@ -262,14 +262,22 @@ TEST(ClusterStateAllocations, ManyAllocationsIterateInAddressOrder) {
   }
 }
 
-// Loading key by key from the store gives the view a whole list gives.
+// Loading key by key from the store gives the view a whole list gives; both read allocations
+// before the attachments that point at them (ClusterState::read_order), so that each
+// attachment is derived from its allocation as it is read.
 TEST(ClusterStateAllocations, LoadIsFromListWithoutTheList) {
   store::MemoryStore store;
   ASSERT_TRUE(store.create("ippools/p", pool_json("p", "10.0.0.1-10.0.0.100")).ok());
   for (int i = 1; i <= 20; ++i) {
     Allocation a = full("10.0.0." + std::to_string(i));
     a.pool = "p";
+    a.container_id = "container-" + std::to_string(i);
     ASSERT_TRUE(store.create(keys::ip("p", a.ip), nlohmann::json(a).dump()).ok());
+    const Attachment attachment{
+        .container_id = a.container_id, .ifname = a.ifname, .ips = {{"p", a.ip}}};
+    ASSERT_TRUE(
+        store.create(keys::attachment(a.container_id, a.ifname), nlohmann::json(attachment).dump())
+            .ok());
   }
   ASSERT_TRUE(store.create("ips/gone/10.0.0.200", nlohmann::json(full("10.0.0.200")).dump()).ok());
   auto listed = store.list("");
@@ -288,6 +296,17 @@ TEST(ClusterStateAllocations, LoadIsFromListWithoutTheList) {
     EXPECT_EQ(state.allocation(address)->mod_revision, stored.mod_revision);
   }
   EXPECT_EQ(state.orphan_allocations().size(), 1u);
+  for (const ClusterState* view : {&state, &from_list}) {
+    ASSERT_EQ(view->attachments().size(), 20u);
+    for (const StoredAttachment& stored : view->attachments()) {
+      EXPECT_TRUE(stored.record.derived()) << stored.container_id();
+      const StoredAttachment* other =
+          (view == &state ? from_list : state).attachment(stored.container_id(), "net1");
+      ASSERT_NE(other, nullptr);
+      EXPECT_EQ(stored.attachment(), other->attachment());
+      EXPECT_EQ(stored.mod_revision, other->mod_revision);
+    }
+  }
 }
 
 }  // namespace

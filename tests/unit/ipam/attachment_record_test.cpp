@@ -1,8 +1,13 @@
 // PackedStrings and the compact attachment record (attachment_record.h) give back exactly
-// what they were given; ClusterState keeps attachments in that form.
+// what they were given, also when derived from their allocation's record; ClusterState keeps
+// attachments in that form, derived whichever of the two it sees first.
 #include "ipam/attachment_record.h"
 
 #include <gtest/gtest.h>
+
+#include <cctype>
+#include <iterator>
+#include <memory>
 
 #include "ipam/cluster_state.h"
 #include "ipam/packed_strings.h"
@@ -27,6 +32,15 @@ TEST(PackedStrings, Fields) {
   EXPECT_EQ(moved.at(2), "bc");
   copy = moved;
   EXPECT_EQ(copy.at(4), std::string_view("\0z", 2));
+  EXPECT_TRUE(copy.shares_block_with(moved)) << "copies share the block";
+  EXPECT_FALSE(copy.shares_block_with(PackedStrings{"a", "", "bc", long_text}));
+  {
+    const PackedStrings last = copy;
+    copy = PackedStrings{"x"};
+    moved = PackedStrings();
+    EXPECT_EQ(last.at(3), long_text) << "the block lives while one copy holds it";
+  }
+  EXPECT_EQ(copy.at(0), "x");
 
   EXPECT_EQ(PackedStrings().size(), 0u);
   EXPECT_EQ(PackedStrings().at(0), "");
@@ -134,6 +148,152 @@ TEST(ClusterStateAttachments, RuntimeContainerIdsAreKeptPackedAndFoundByText) {
   EXPECT_EQ(state.attachment(hex, "eth0"), nullptr);
   ASSERT_NE(state.attachment(hex_next, "eth0"), nullptr);
   EXPECT_EQ(state.attachments().size(), 3u);
+}
+
+const std::string kHexId = "4f1d9c0b7e2a58c3d6e9f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5";
+
+Allocation allocation_of(const std::string& container_id, const std::string& ifname,
+                         const std::string& pool, const std::string& ip) {
+  return Allocation{.ip = ip,
+                    .pool = pool,
+                    .container_id = container_id,
+                    .ifname = ifname,
+                    .netns = "/var/run/netns/cni-8d1c5e47-0b3f-4a4e-9a55-1a2b3c4d5e6f",
+                    .network = "macvlan-ens192",
+                    .pod_namespace = "default",
+                    .pod_name = "web-0",
+                    .pod_uid = "6a1f0d2c-3b4e-4f5a-8b9c-0d1e2f3a4b5c",
+                    .mac = "02:1f:a0:0b:ff:09",
+                    .master = "ens192",
+                    .node = "node1",
+                    .created = "2026-11-27T03:18:17.633Z"};
+}
+
+Attachment single(const std::string& container_id, const std::string& ifname,
+                  const std::string& pool, const std::string& ip) {
+  return Attachment{.container_id = container_id, .ifname = ifname, .ips = {{pool, ip}}};
+}
+
+// An attachment that says what its allocation says points at the allocation's parts, and
+// gives back the same attachment, also once the allocation's own record is gone.
+TEST(AttachmentRecord, DerivedFromItsAllocationGivesBackTheSameAttachment) {
+  for (const auto& [id, address] :
+       {std::pair<std::string, std::string>{kHexId, "10.6.168.131"}, {"short-id", "fd00::83"}}) {
+    const IpAddress ip = *IpAddress::parse(address);
+    const Attachment a = single(id, "eth0", "pool-a", address);
+    const AttachmentRecord full(a, id, "eth0");
+    auto allocation =
+        std::make_unique<AllocationRecord>(allocation_of(id, "eth0", "pool-a", address), ip);
+    auto derived = AttachmentRecord::derive(full, *allocation, ip);
+    ASSERT_TRUE(derived) << address;
+    EXPECT_TRUE(derived->derived());
+    EXPECT_FALSE(full.derived());
+    EXPECT_EQ(derived->key(), full.key());
+    EXPECT_EQ(derived->key_container_id(), id);
+    EXPECT_EQ(derived->key_ifname(), "eth0");
+    ASSERT_EQ(derived->ip_count(), 1u);
+    EXPECT_EQ(derived->ip(0), (Attachment::Ip{"pool-a", address}));
+    allocation.reset();
+    EXPECT_EQ(derived->unpack(), a) << address;
+    const AttachmentRecord copy = *derived;
+    EXPECT_EQ(copy.unpack(), a);
+    EXPECT_FALSE(AttachmentRecord::derive(
+        copy, AllocationRecord(allocation_of(id, "eth0", "pool-a", address), ip), ip))
+        << "derived once";
+  }
+}
+
+// Anything the allocation does not say keeps the attachment's own record.
+TEST(AttachmentRecord, DerivesOnlyWhatTheAllocationSays) {
+  const IpAddress ip = *IpAddress::parse("fd00::83");
+  const AllocationRecord allocation(allocation_of(kHexId, "eth0", "pool-a", "fd00::83"), ip);
+  const auto derives = [&](const Attachment& a, const std::string& key_id,
+                           const std::string& key_ifname) {
+    return AttachmentRecord::derive(AttachmentRecord(a, key_id, key_ifname), allocation, ip)
+        .has_value();
+  };
+  EXPECT_TRUE(derives(single(kHexId, "eth0", "pool-a", "fd00::83"), kHexId, "eth0"));
+  Attachment two = single(kHexId, "eth0", "pool-a", "fd00::83");
+  two.ips.push_back({"pool-b", "10.0.0.1"});
+  EXPECT_FALSE(derives(two, kHexId, "eth0")) << "two IPs";
+  EXPECT_FALSE(
+      derives(Attachment{.container_id = kHexId, .ifname = "eth0", .ips = {}}, kHexId, "eth0"))
+      << "no IP";
+  EXPECT_FALSE(derives(single(kHexId, "eth0", "pool-b", "fd00::83"), kHexId, "eth0"))
+      << "another pool";
+  EXPECT_FALSE(derives(single(kHexId, "eth0", "pool-a", "FD00::83"), kHexId, "eth0"))
+      << "the address not in canonical text";
+  EXPECT_FALSE(derives(single(kHexId, "eth0", "pool-a", "fd00::84"), kHexId, "eth0"))
+      << "another address";
+  EXPECT_FALSE(derives(single("other", "eth0", "pool-a", "fd00::83"), kHexId, "eth0"))
+      << "its own container ID differs from its key's";
+  EXPECT_FALSE(derives(single(kHexId, "net1", "pool-a", "fd00::83"), kHexId, "eth0"))
+      << "its own ifname differs from its key's";
+  EXPECT_FALSE(derives(single("other", "eth0", "pool-a", "fd00::83"), "other", "eth0"))
+      << "the allocation's container ID differs";
+  EXPECT_FALSE(derives(single(kHexId, "net1", "pool-a", "fd00::83"), kHexId, "net1"))
+      << "the allocation's ifname differs";
+  std::string upper = kHexId;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_FALSE(derives(single(upper, "eth0", "pool-a", "fd00::83"), upper, "eth0"))
+      << "the same bytes, another shape of text";
+}
+
+// Attachments are derived whether their allocation comes before or after them (a listing has
+// attachments first; a writer's own apply may have either order), stay what they were when
+// the allocation changes or goes, and a changed attachment is derived again or not.
+TEST(ClusterStateAttachments, AttachmentsPointAtTheirAllocationsWhicheverComesFirst) {
+  ClusterState state;
+  std::int64_t revision = 0;
+  const auto put_allocation = [&](const Allocation& a) {
+    ++revision;
+    state.apply_put(keys::ip(a.pool, a.ip), nlohmann::json(a).dump(), revision, revision);
+  };
+  const auto put_attachment = [&](const Attachment& a) {
+    ++revision;
+    state.apply_put(keys::attachment(a.container_id, a.ifname), nlohmann::json(a).dump(), revision,
+                    revision);
+  };
+  const std::string id2 = "second-container";
+  const Attachment first = single(kHexId, "eth0", "pool-a", "10.6.168.131");
+  put_attachment(first);  // before its allocation (and its pool: an orphan allocation)
+  EXPECT_FALSE(state.attachment(kHexId, "eth0")->record.derived());
+  put_allocation(allocation_of(kHexId, "eth0", "pool-a", "10.6.168.131"));
+  ASSERT_TRUE(state.attachment(kHexId, "eth0")->record.derived());
+  EXPECT_EQ(state.attachment(kHexId, "eth0")->attachment(), first);
+  EXPECT_EQ(state.attachment(kHexId, "eth0")->mod_revision, 1);
+
+  put_allocation(allocation_of(id2, "eth0", "pool-a", "10.6.168.132"));
+  const Attachment second = single(id2, "eth0", "pool-a", "10.6.168.132");
+  put_attachment(second);  // after its allocation
+  ASSERT_TRUE(state.attachment(id2, "eth0")->record.derived());
+  EXPECT_EQ(state.attachment(id2, "eth0")->attachment(), second);
+  EXPECT_EQ(state.attachment(id2, "eth0")->mod_revision, revision);
+
+  // The allocation goes, or changes: the attachment is what was written.
+  state.apply_delete(keys::ip("pool-a", "10.6.168.131"), ++revision);
+  EXPECT_EQ(state.attachment(kHexId, "eth0")->attachment(), first);
+  put_allocation(allocation_of("someone-else", "eth0", "pool-a", "10.6.168.132"));
+  EXPECT_EQ(state.attachment(id2, "eth0")->attachment(), second);
+
+  // Rewritten with two IPs: its own record again; back to one: derived from the current one?
+  // Not while the allocation names another container.
+  Attachment two = second;
+  two.ips.push_back({"pool-b", "10.7.0.1"});
+  put_attachment(two);
+  EXPECT_FALSE(state.attachment(id2, "eth0")->record.derived());
+  EXPECT_EQ(state.attachment(id2, "eth0")->attachment(), two);
+  put_attachment(second);
+  EXPECT_FALSE(state.attachment(id2, "eth0")->record.derived());
+  EXPECT_EQ(state.attachment(id2, "eth0")->attachment(), second);
+  put_allocation(allocation_of(id2, "eth0", "pool-a", "10.6.168.132"));
+  EXPECT_TRUE(state.attachment(id2, "eth0")->record.derived());
+  EXPECT_EQ(state.attachment(id2, "eth0")->attachment(), second);
+  ASSERT_EQ(state.attachments().size(), 2u);
+  // Still in AttachmentKey order (shape first: a text ID before a packed runtime ID), found.
+  EXPECT_EQ(state.attachments().begin()->container_id(), id2);
+  EXPECT_EQ(std::next(state.attachments().begin())->container_id(), kHexId);
+  EXPECT_NE(state.attachment(kHexId, "eth0"), nullptr);
 }
 
 }  // namespace
