@@ -63,7 +63,8 @@ class LeaseBook {
   // A pod lease: the address's bytes in network order (IpAddress::to_bytes), and the MAC.
   // IPv4 and IPv6 leases are kept apart, so that an IPv4 lease is 10 bytes without padding:
   // one set of 24-byte entries for both families cost 28 bytes a lease at 65,536 IPv4 pods,
-  // the IPv4 set costs 11. Ordered by the bytes, i.e. as IpAddress orders one family.
+  // the IPv4 set about half that (the agent's RSS there: -0.9 MB). Ordered by the bytes, i.e.
+  // as IpAddress orders one family.
   template <std::size_t N>
   struct Entry {
     std::array<std::uint8_t, N> ip{};
