@@ -277,9 +277,9 @@ class KeyIndex {
  private:
   // The key follows the node in the same heap block: a varint (one byte below 64) of its
   // stored length times two, plus one when the stored form is not the text itself
-  // (key_text.h), then its stored bytes. With a 40-byte Entry and a typical 29-byte key that
-  // is an 80-byte block, where a size_t length would make it 96; an attachment key with a
-  // 64-hex container ID takes 112 bytes instead of 144.
+  // (key_text.h), then its stored bytes: 1 byte of length where a size_t would take 8. With
+  // the file store's 32-byte Entry a typical 29-byte key makes a 62-byte node, and an
+  // attachment key with a 64-hex container ID (kept as 32 bytes) about 85.
   class Node {
    public:
     struct Free {
