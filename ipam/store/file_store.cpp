@@ -33,11 +33,10 @@ namespace {
 // Where a value's JSON text (encode_value) lies: in a snapshot or log the store has open, or
 // in the spill buffer (see Segments).
 // In 2-byte pieces, as the index entry's revisions (packed_uint.h): an entry is 32 bytes.
+// Offsets reach 2^48 - 1: files up to 256 TiB, more than the filesystems the store runs on
+// allow for one file.
 class ValueLocation {
  public:
-  // Offsets reach 2^48 - 1: files up to 256 TiB.
-  static constexpr std::uint64_t kMaxOffset = PackedUint<6>::kMax;
-
   ValueLocation() = default;
   ValueLocation(std::uint64_t offset, std::uint32_t length, std::uint32_t segment)
       : offset_(offset), length_(length), segment_(segment) {}
