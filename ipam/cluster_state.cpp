@@ -61,10 +61,9 @@ const std::vector<std::string>& ClusterState::read_order() {
 
 ClusterState ClusterState::from_list(const store::ListResult& list) {
   ClusterState state;
-  for (const std::string& prefix : read_order())
-    for (const auto& kv : list.kvs)
-      if (kv.key.starts_with(prefix))
-        state.apply_put(kv.key, kv.value, kv.mod_revision, kv.create_revision);
+  store::for_each_under(list, read_order(), [&state](const store::KeyValue& kv) {
+    state.apply_put(kv.key, kv.value, kv.mod_revision, kv.create_revision);
+  });
   state.revision_ = std::max(state.revision_, list.revision);
   return state;
 }

@@ -15,12 +15,17 @@ Result<std::int64_t> Store::list_each(const std::vector<std::string>& prefixes,
   // one, else of everything (a store without a listing of its own is a remote one, etcd, whose
   // list is one range request either way).
   IPF_ASSIGN_OR_RETURN(auto listed, list(prefixes.size() == 1 ? prefixes.front() : ""));
-  for (const auto& prefix : prefixes) {
-    auto it = std::lower_bound(listed.kvs.begin(), listed.kvs.end(), prefix,
-                               [](const KeyValue& kv, const std::string& p) { return kv.key < p; });
-    for (; it != listed.kvs.end() && it->key.starts_with(prefix); ++it) each(*it);
-  }
+  for_each_under(listed, prefixes, each);
   return listed.revision;
+}
+
+void for_each_under(const ListResult& list, const std::vector<std::string>& prefixes,
+                    const std::function<void(const KeyValue& kv)>& each) {
+  for (const auto& prefix : prefixes) {
+    auto it = std::lower_bound(list.kvs.begin(), list.kvs.end(), prefix,
+                               [](const KeyValue& kv, const std::string& p) { return kv.key < p; });
+    for (; it != list.kvs.end() && it->key.starts_with(prefix); ++it) each(*it);
+  }
 }
 
 Result<std::int64_t> Store::create(const std::string& key, const std::string& value) {

@@ -75,6 +75,11 @@ struct ListResult {
   std::int64_t revision = 0;  // the store revision the list reflects
 };
 
+// Calls each(kv) for the keys of `list` under prefixes[0], in key order, then for those under
+// prefixes[1], and so on: list_each's order over a list already made.
+void for_each_under(const ListResult& list, const std::vector<std::string>& prefixes,
+                    const std::function<void(const KeyValue& kv)>& each);
+
 struct Event {
   enum class Type { put, del };
   Type type = Type::put;
