@@ -11,6 +11,7 @@
 
 #include "ipam/cluster_state.h"
 #include "ipam/packed_strings.h"
+#include "sample_allocation.h"
 
 namespace ipfence::ipam {
 namespace {
@@ -154,19 +155,11 @@ const std::string kHexId = "4f1d9c0b7e2a58c3d6e9f0a1b2c3d4e5f60718293a4b5c6d7e8f
 
 Allocation allocation_of(const std::string& container_id, const std::string& ifname,
                          const std::string& pool, const std::string& ip) {
-  return Allocation{.ip = ip,
-                    .pool = pool,
-                    .container_id = container_id,
-                    .ifname = ifname,
-                    .netns = "/var/run/netns/cni-8d1c5e47-0b3f-4a4e-9a55-1a2b3c4d5e6f",
-                    .network = "macvlan-ens192",
-                    .pod_namespace = "default",
-                    .pod_name = "web-0",
-                    .pod_uid = "6a1f0d2c-3b4e-4f5a-8b9c-0d1e2f3a4b5c",
-                    .mac = "02:1f:a0:0b:ff:09",
-                    .master = "ens192",
-                    .node = "node1",
-                    .created = "2026-11-27T03:18:17.633Z"};
+  Allocation allocation = testing::sample_allocation(ip);
+  allocation.container_id = container_id;
+  allocation.ifname = ifname;
+  allocation.pool = pool;
+  return allocation;
 }
 
 Attachment single(const std::string& container_id, const std::string& ifname,
