@@ -1,145 +1,281 @@
 #include "agent/unix_http_server.h"
 
-#include <microhttpd.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 #include <cerrno>
-#include <cstdarg>
-#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <optional>
+#include <system_error>
 
+#include "agent/fd_stream.h"
 #include "ipam/result.h"
 
 namespace ipfence::agent {
 
-// One per HTTP request, from the first call of the access handler to the completed callback.
-struct UnixHttpServer::RequestContext {
+namespace http = boost::beast::http;
+
+// One request, from its headers to its answer.
+struct UnixHttpServer::Request {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-  std::optional<ucred> peer;      // empty when SO_PEERCRED failed
-  bool refused_at_start = false;  // arrived while stopping
+  std::optional<ucred> peer;  // empty when SO_PEERCRED failed
+  bool admitted = true;       // false: arrived while stopping
   bool too_large = false;
+  std::string method;
+  std::string path;  // without the query string
   std::string body;
+};
+
+struct UnixHttpServer::Connection {
+  int fd;
+  std::optional<ucred> peer;         // empty when SO_PEERCRED failed
+  boost::beast::flat_buffer buffer;  // bytes read past one request belong to the next
 };
 
 namespace {
 
-std::optional<ucred> peer_credentials(MHD_Connection* connection) {
-  const MHD_ConnectionInfo* info =
-      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-  if (info == nullptr) return std::nullopt;
+// Headers beyond this are refused (431): the API's requests carry a handful.
+constexpr std::uint32_t kHeaderLimit = 16 * 1024;
+// After refusing a body as too large, how long the rest of it is read and dropped, so that the
+// client, still sending, gets to read the 413 instead of a reset connection.
+constexpr auto kDrainFor = std::chrono::seconds(2);
+// Writing the 503 to a connection over the limit: the socket buffer is empty, so at once.
+constexpr auto kRefuseTimeout = std::chrono::milliseconds(100);
+
+std::optional<ucred> peer_credentials(int fd) {
   ucred cred{};
   socklen_t len = sizeof cred;
-  if (::getsockopt(info->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-    return std::nullopt;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return std::nullopt;
   return cred;
 }
 
-MHD_Result send(MHD_Connection* connection, const HttpResponse& answer, bool close) {
-  MHD_Response* response = MHD_create_response_from_buffer(
-      answer.body.size(), const_cast<char*>(answer.body.data()), MHD_RESPMEM_MUST_COPY);
-  if (response == nullptr) return MHD_NO;
-  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, answer.content_type.c_str());
-  for (const auto& [name, value] : answer.headers)
-    MHD_add_response_header(response, name.c_str(), value.c_str());
-  if (close) MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
-  MHD_Result queued =
-      MHD_queue_response(connection, static_cast<unsigned>(answer.status), response);
-  MHD_destroy_response(response);
-  return queued;
+// Writes `answer`; false when the connection broke (or timed out) on the way.
+bool write_response(FdStream& stream, const HttpResponse& answer, unsigned version,
+                    bool keep_alive) {
+  http::response<http::string_body> response;
+  response.version(version);
+  response.result(static_cast<unsigned>(answer.status));
+  response.set(http::field::content_type, answer.content_type);
+  for (const auto& [name, value] : answer.headers) response.set(name, value);
+  response.body() = answer.body;
+  response.keep_alive(keep_alive);
+  response.prepare_payload();
+  boost::beast::error_code ec;
+  http::write(stream, response, ec);
+  return !ec;
 }
 
-void log_from_mhd(void*, const char* format, va_list args) {
-  char line[512];
-  std::vsnprintf(line, sizeof line, format, args);
-  std::string text(line);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  spdlog::warn("http: {}", text);
+HttpResponse error_response(int status, ErrorCode code, const std::string& message) {
+  return json_error(status, error_code_name(code), cni_error_code(code), message);
+}
+
+// After the answer to a body too large to read: no more from us, and the rest of theirs is
+// read and dropped for a while, so that closing does not reset a client still sending it.
+void drain_and_close(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  const auto until = std::chrono::steady_clock::now() + kDrainFor;
+  char sink[16 * 1024];
+  for (auto now = std::chrono::steady_clock::now(); now < until;
+       now = std::chrono::steady_clock::now()) {
+    pollfd p{fd, POLLIN, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
+    if (::poll(&p, 1, static_cast<int>(left.count()) + 1) <= 0) return;
+    if (::recv(fd, sink, sizeof sink, 0) <= 0) return;
+  }
 }
 
 }  // namespace
 
-struct UnixHttpServer::Callbacks {
-  static MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url,
-                               const char* method, const char*, const char* upload_data,
-                               std::size_t* upload_data_size, void** con_cls) {
-    auto* self = static_cast<UnixHttpServer*>(cls);
-    auto* context = static_cast<RequestContext*>(*con_cls);
-    if (context == nullptr) {
-      // Headers are in: from here on the request counts as in flight until completed.
-      context = new RequestContext;
-      *con_cls = context;
-      context->peer = peer_credentials(connection);
-      std::lock_guard lock(self->mu_);
-      ++self->in_flight_;
-      context->refused_at_start = self->stopping_;
-      return MHD_YES;
-    }
-    if (*upload_data_size > 0) {
-      if (context->body.size() + *upload_data_size > self->options_.max_body_bytes)
-        context->too_large = true;
-      else
-        context->body.append(upload_data, *upload_data_size);
-      *upload_data_size = 0;
-      return MHD_YES;
-    }
-    HttpResponse answer = self->answer(*context, method, url);
-    return send(connection, answer, context->refused_at_start);
-  }
-
-  static void on_completed(void* cls, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) {
-    auto* self = static_cast<UnixHttpServer*>(cls);
-    auto* context = static_cast<RequestContext*>(*con_cls);
-    if (context == nullptr) return;
-    delete context;
-    *con_cls = nullptr;
-    std::lock_guard lock(self->mu_);
-    if (--self->in_flight_ == 0) self->idle_.notify_all();
-  }
-};
-
-HttpResponse UnixHttpServer::answer(RequestContext& context, const char* method, const char* url) {
-  HttpRequest request{method, url, std::move(context.body)};
+HttpResponse UnixHttpServer::answer(Request& request) {
   HttpResponse response;
-  if (!context.peer) {
+  if (!request.peer) {
     response = json_error(403, "permission_denied", cni_error_code(ErrorCode::internal),
                           "ipfence-agent could not read the peer credentials of this "
                           "connection (SO_PEERCRED); refusing it");
-  } else if (context.peer->uid != options_.allowed_uid) {
+  } else if (request.peer->uid != options_.allowed_uid) {
     response =
         json_error(403, "permission_denied", cni_error_code(ErrorCode::internal),
                    "ipfence-agent serves only uid " + std::to_string(options_.allowed_uid) +
-                       " (root); this client runs as uid " + std::to_string(context.peer->uid) +
-                       " (pid " + std::to_string(context.peer->pid) + ")");
-  } else if (context.refused_at_start) {
-    response = json_error(503, error_code_name(ErrorCode::unavailable),
-                          cni_error_code(ErrorCode::unavailable),
-                          "ipfence-agent is shutting down; try again");
-  } else if (context.too_large) {
-    response = json_error(
-        413, error_code_name(ErrorCode::invalid_argument),
-        cni_error_code(ErrorCode::invalid_argument),
+                       " (root); this client runs as uid " + std::to_string(request.peer->uid) +
+                       " (pid " + std::to_string(request.peer->pid) + ")");
+  } else if (!request.admitted) {
+    response =
+        error_response(503, ErrorCode::unavailable, "ipfence-agent is shutting down; try again");
+  } else if (request.too_large) {
+    response = error_response(
+        413, ErrorCode::invalid_argument,
         "request body is larger than " + std::to_string(options_.max_body_bytes) + " bytes");
   } else {
+    HttpRequest routed{std::move(request.method), std::move(request.path), std::move(request.body)};
     try {
-      response = router_.dispatch(request);
+      response = router_.dispatch(routed);
     } catch (const std::exception& e) {
       // Handlers return errors as values; an exception here is a bug, not the client's.
-      spdlog::error("{} {}: unexpected exception: {}", request.method, request.path, e.what());
+      spdlog::error("{} {}: unexpected exception: {}", routed.method, routed.path, e.what());
       response =
-          json_error(500, error_code_name(ErrorCode::internal), cni_error_code(ErrorCode::internal),
-                     std::string("internal error: ") + e.what());
+          error_response(500, ErrorCode::internal, std::string("internal error: ") + e.what());
+    }
+    request.method = std::move(routed.method);
+    request.path = std::move(routed.path);
+  }
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - request.started)
+                          .count();
+  spdlog::debug("{} {} -> {} ({} us, uid {})", request.method, request.path, response.status,
+                micros, request.peer ? static_cast<long>(request.peer->uid) : -1L);
+  return response;
+}
+
+bool UnixHttpServer::begin_request() {
+  std::lock_guard lock(mu_);
+  ++in_flight_;
+  return !stopping_;
+}
+
+void UnixHttpServer::end_request() {
+  std::lock_guard lock(mu_);
+  if (--in_flight_ == 0) changed_.notify_all();
+}
+
+bool UnixHttpServer::serve_one(Connection& connection) {
+  FdStream stream(connection.fd, std::chrono::seconds(options_.idle_timeout_seconds));
+  auto& buffer = connection.buffer;
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(kHeaderLimit);
+  parser.body_limit(options_.max_body_bytes);
+  boost::beast::error_code ec;
+  http::read_header(stream, buffer, parser, ec);
+  Request request;
+  request.too_large = ec == http::error::body_limit;  // its Content-Length says so
+  if (ec && !request.too_large) {
+    // Closed or idle between requests is the normal end of a connection; anything else is a
+    // client that does not speak HTTP/1.x: it gets a reason, then the connection closes.
+    if (ec == http::error::end_of_stream || ec == boost::asio::error::timed_out ||
+        ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset)
+      return false;
+    const bool header_too_large = ec == http::error::header_limit;
+    spdlog::warn("http: unreadable request on {}: {}", options_.socket_path, ec.message());
+    write_response(stream,
+                   error_response(header_too_large ? 431 : 400, ErrorCode::invalid_argument,
+                                  header_too_large ? "request headers are larger than " +
+                                                         std::to_string(kHeaderLimit) + " bytes"
+                                                   : "malformed HTTP request: " + ec.message()),
+                   11, false);
+    return false;
+  }
+  // Headers are in: from here on the request counts as in flight until it is answered.
+  request.admitted = begin_request();
+  struct EndRequest {
+    UnixHttpServer* server;
+    ~EndRequest() { server->end_request(); }
+  } end_request{this};
+  request.peer = connection.peer;
+  const auto& header = parser.get();  // the body too, once read
+  request.method = std::string(header.method_string());
+  const std::string_view target(header.target().data(), header.target().size());
+  request.path = std::string(target.substr(0, target.find('?')));
+  const unsigned version = header.version();
+
+  if (!request.too_large) {
+    if (request.admitted && boost::beast::iequals(header[http::field::expect], "100-continue")) {
+      http::response<http::empty_body> go_on{http::status::continue_, version};
+      http::write(stream, go_on, ec);
+      if (ec) return false;
+    }
+    http::read(stream, buffer, parser, ec);
+    if (ec == http::error::body_limit) {
+      request.too_large = true;
+    } else if (ec) {
+      spdlog::warn("http: {} {}: request body unreadable: {}", request.method, request.path,
+                   ec.message());
+      write_response(stream,
+                     error_response(400, ErrorCode::invalid_argument,
+                                    "malformed HTTP request body: " + ec.message()),
+                     version, false);
+      return false;
+    } else {
+      request.body = std::move(parser.get().body());
     }
   }
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - context.started)
-                    .count();
-  spdlog::debug("{} {} -> {} ({} us, uid {})", request.method, request.path, response.status,
-                micros, context.peer ? static_cast<long>(context.peer->uid) : -1L);
-  return response;
+  const bool keep_alive = request.admitted && !request.too_large && header.keep_alive();
+  const bool written = write_response(stream, answer(request), version, keep_alive);
+  if (written && request.too_large) drain_and_close(connection.fd);
+  return written && keep_alive;
+}
+
+void UnixHttpServer::serve(int fd) {
+  {
+    Connection connection{fd, peer_credentials(fd), {}};
+    try {
+      while (serve_one(connection)) {
+      }
+    } catch (const std::exception& e) {  // allocation failure: lose this connection only
+      spdlog::error("http: connection on {} dropped: {}", options_.socket_path, e.what());
+    }
+  }
+  // Closed under the lock, so stop() never shuts down a number reused by a new connection.
+  std::lock_guard lock(mu_);
+  ::close(fd);
+  connections_.erase(fd);
+  changed_.notify_all();  // under the lock: stop() cannot return (and free us) before this
+}
+
+void UnixHttpServer::accept_loop() {
+  pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+  for (;;) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("http: poll on {}: {}; not accepting anymore", options_.socket_path,
+                    std::strerror(errno));
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    if (fds[0].revents == 0) continue;
+    const int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) continue;
+      // Out of descriptors or memory: say so, and give the system a moment before retrying.
+      spdlog::warn("http: accept on {}: {}", options_.socket_path, std::strerror(errno));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    {
+      std::unique_lock lock(mu_);
+      if (connections_.size() >= options_.connection_limit) {
+        lock.unlock();
+        FdStream stream(fd, kRefuseTimeout);
+        write_response(
+            stream,
+            error_response(503, ErrorCode::unavailable,
+                           "ipfence-agent has " + std::to_string(options_.connection_limit) +
+                               " connections open, its limit; try again"),
+            11, false);
+        ::close(fd);
+        continue;
+      }
+      connections_.insert(fd);
+    }
+    try {
+      std::thread(&UnixHttpServer::serve, this, fd).detach();
+    } catch (const std::system_error& e) {  // no thread for it: the connection is refused
+      spdlog::warn("http: cannot serve a connection on {}: {}", options_.socket_path, e.what());
+      std::lock_guard lock(mu_);
+      ::close(fd);
+      connections_.erase(fd);
+    }
+  }
 }
 
 UnixHttpServer::UnixHttpServer(UniqueFd listener, Options options, const HttpRouter& router)
@@ -149,24 +285,17 @@ Result<std::unique_ptr<UnixHttpServer>> UnixHttpServer::start(UniqueFd listener,
                                                               const HttpRouter& router) {
   std::unique_ptr<UnixHttpServer> server(
       new UnixHttpServer(std::move(listener), std::move(options), router));
-  // Thread per connection: the allocator serializes requests anyway, and a request that
-  // waits for it must not hold up others (healthz, status) behind a single polling thread.
-  // ITC lets MHD_quiesce_daemon stop the listening thread from outside.
-  const unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
-                         MHD_USE_ITC | MHD_USE_ERROR_LOG;
-  server->daemon_ = MHD_start_daemon(
-      flags, 0, nullptr, nullptr, &Callbacks::on_request, server.get(), MHD_OPTION_EXTERNAL_LOGGER,
-      &log_from_mhd, nullptr,                             //
-      MHD_OPTION_LISTEN_SOCKET, server->listener_.get(),  //
-      MHD_OPTION_NOTIFY_COMPLETED, &Callbacks::on_completed, server.get(),
-      MHD_OPTION_CONNECTION_LIMIT, server->options_.connection_limit,  //
-      MHD_OPTION_CONNECTION_TIMEOUT, server->options_.idle_timeout_seconds, MHD_OPTION_END);
-  if (server->daemon_ == nullptr) {
-    // Whether MHD closed the socket on failure is not documented: leak it rather than risk
-    // closing an fd number that was reused meanwhile. The process exits on this error.
-    server->listener_.release();
-    return make_error(ErrorCode::io,
-                      "cannot start the HTTP server on " + server->options_.socket_path);
+  server->wake_.reset(::eventfd(0, EFD_CLOEXEC));
+  if (!server->wake_)
+    return make_error(ErrorCode::io, "cannot start the HTTP server on " +
+                                         server->options_.socket_path +
+                                         ": eventfd: " + std::strerror(errno));
+  try {
+    server->acceptor_ = std::thread(&UnixHttpServer::accept_loop, server.get());
+  } catch (const std::system_error& e) {
+    server->stopped_ = true;  // nothing to stop; the destructor must not wait
+    return make_error(ErrorCode::io, "cannot start the HTTP server on " +
+                                         server->options_.socket_path + ": " + e.what());
   }
   return server;
 }
@@ -183,30 +312,27 @@ int UnixHttpServer::in_flight() const {
 bool UnixHttpServer::stop(std::chrono::milliseconds grace) {
   {
     std::lock_guard lock(mu_);
-    if (daemon_ == nullptr) return true;
+    if (stopped_) return true;
     stopping_ = true;
   }
-  // No new connections from here on. MHD hands the listening socket back to us.
-  const MHD_socket returned = MHD_quiesce_daemon(daemon_);
-  if (returned == listener_.get())
-    listener_.reset();
-  else
-    listener_.release();  // still MHD's: MHD_stop_daemon closes it
-  // Clients that come now fail fast (no such file) instead of waiting on a dead backlog.
+  // No new connections from here on. Clients that come now fail fast (no such file)
+  // instead of waiting on a dead backlog.
+  if (::eventfd_write(wake_.get(), 1) != 0)
+    spdlog::error("http: cannot wake the accept loop: {}", std::strerror(errno));
+  if (acceptor_.joinable()) acceptor_.join();
+  listener_.reset();
   if (::unlink(options_.socket_path.c_str()) != 0 && errno != ENOENT)
     spdlog::warn("remove socket {}: {}", options_.socket_path, std::strerror(errno));
 
-  bool drained = false;
-  {
-    std::unique_lock lock(mu_);
-    drained = idle_.wait_for(lock, grace, [this] { return in_flight_ == 0; });
-    if (!drained)
-      spdlog::warn("{} request(s) still in flight after {} ms; closing their connections",
-                   in_flight_, grace.count());
-  }
-  MHD_stop_daemon(daemon_);
-  std::lock_guard lock(mu_);
-  daemon_ = nullptr;
+  std::unique_lock lock(mu_);
+  const bool drained = changed_.wait_for(lock, grace, [this] { return in_flight_ == 0; });
+  if (!drained)
+    spdlog::warn("{} request(s) still in flight after {} ms; closing their connections", in_flight_,
+                 grace.count());
+  // Idle connections end at once, busy ones when their handler returns (its answer is lost).
+  for (const int fd : connections_) ::shutdown(fd, SHUT_RDWR);
+  changed_.wait(lock, [this] { return connections_.empty(); });
+  stopped_ = true;
   return drained;
 }
 

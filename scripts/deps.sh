@@ -8,8 +8,10 @@ packages=(
   build-essential cmake ninja-build pkg-config clang-14 llvm-14 libclang-rt-14-dev clang-format
   # libraries
   libbpf-dev bpftool libelf-dev zlib1g-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libyaml-cpp-dev prometheus-cpp-dev libcli11-dev libcurl4-openssl-dev libmicrohttpd-dev
+  libyaml-cpp-dev prometheus-cpp-dev libcli11-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # Boost.Beast (header-only) for the agent socket's HTTP, which libmicrohttpd served with GnuTLS
+  libboost-dev
   # abseil for its B-tree: IP sets with a million intervals stay cache friendly
   libabsl-dev
   # runtime and test parts: real CNI plugins, namespaces, traffic tools, servers

@@ -113,13 +113,13 @@ TEST_F(AgentProcessTest, HealthStatusAndRouting) {
 
 // With a file store the agent never loads libcurl and what only it links (OpenSSL, Kerberos,
 // LDAP, SSH...): the etcd backend is a module loaded for etcd:// stores only
-// (ipam/store/etcd_module.h). GnuTLS stays: libmicrohttpd links it.
-TEST_F(AgentProcessTest, AFileStoreAgentLoadsNoHttpClientLibraries) {
+// (ipam/store/etcd_module.h). Nor any TLS library: its socket's HTTP is Boost.Beast's.
+TEST_F(AgentProcessTest, AFileStoreAgentLoadsNoHttpClientOrTlsLibraries) {
   auto agent = start_agent();
   const std::string maps = testing::read_text("/proc/" + std::to_string(agent->pid()) + "/maps");
   ASSERT_THAT(maps, HasSubstr("ipfence-agent"));
-  for (const char* library :
-       {"libcurl", "libipfence-etcd", "libssl", "libcrypto", "libkrb5", "libldap", "libssh2"})
+  for (const char* library : {"libcurl", "libipfence-etcd", "libssl", "libcrypto", "libkrb5",
+                              "libldap", "libssh2", "libgnutls", "libmicrohttpd", "libp11-kit"})
     EXPECT_EQ(maps.find(library), std::string::npos) << library << " is loaded";
 }
 

@@ -14,7 +14,27 @@ namespace ipfence::agent {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 using testing::TempDir;
+
+// Reads one response on a connection that stays open: up to the end of its headers, then the
+// body its Content-Length says ("" when the connection closes first).
+std::string read_response(int fd) {
+  std::string raw;
+  char buf[4096];
+  for (;;) {
+    const auto end_of_headers = raw.find("\r\n\r\n");
+    if (end_of_headers != std::string::npos) {
+      const auto length_at = raw.find("Content-Length: ");
+      const std::size_t length =
+          length_at < end_of_headers ? std::stoul(raw.substr(length_at + 16)) : 0;
+      if (raw.size() >= end_of_headers + 4 + length) return raw;
+    }
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return "";
+    raw.append(buf, static_cast<std::size_t>(n));
+  }
+}
 
 class UnixHttpServerTest : public ::testing::Test {
  protected:
@@ -81,6 +101,162 @@ TEST_F(UnixHttpServerTest, LargeBodiesGet413) {
   EXPECT_EQ(reply.json()["error"]["code"], "invalid_argument");
 }
 
+// A body over the limit that is bigger than the socket's buffers: the client is still sending
+// when the answer is written, and must get to read it rather than a reset connection.
+TEST_F(UnixHttpServerTest, LargeBodiesGet413EvenWhileTheClientIsStillSending) {
+  UnixHttpServer::Options options;
+  options.max_body_bytes = 16;
+  auto server = start(options);
+  testing::Reply reply = testing::http(socket_, "POST", "/v1/echo", std::string(8 << 20, 'x'));
+  EXPECT_EQ(reply.status, 413);
+  EXPECT_EQ(reply.json()["error"]["message"], "request body is larger than 16 bytes");
+  // Chunked: no length up front, the limit is met while reading.
+  const int fd = testing::connect_unix(socket_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(
+      testing::send_all(fd,
+                        "POST /v1/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                        "\r\n20\r\n" +
+                            std::string(32, 'y') + "\r\n0\r\n\r\n"));
+  const std::string raw = testing::read_all(fd);
+  ::close(fd);
+  EXPECT_THAT(raw, StartsWith("HTTP/1.1 413 "));
+  EXPECT_THAT(raw, HasSubstr("Connection: close"));
+  EXPECT_THAT(raw, HasSubstr(R"("code":"invalid_argument")"));
+}
+
+// Two requests on one connection, sent before reading: both answered, in order.
+TEST_F(UnixHttpServerTest, KeepsAConnectionOpenForMoreRequests) {
+  auto server = start();
+  const int fd = testing::connect_unix(socket_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(testing::send_all(
+      fd,
+      "POST /v1/echo?ignored=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nfirst"
+      "POST /v1/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nConnection: close\r\n\r\n"
+      "second"));
+  const std::string raw = testing::read_all(fd);
+  ::close(fd);
+  const auto first = raw.find(R"({"body":"first"})");
+  const auto second = raw.find(R"({"body":"second"})");
+  ASSERT_NE(first, std::string::npos) << raw;
+  ASSERT_NE(second, std::string::npos) << raw;
+  EXPECT_LT(first, second);
+  EXPECT_THAT(raw, StartsWith("HTTP/1.1 200 OK\r\n"));
+}
+
+TEST_F(UnixHttpServerTest, RequestsThatAreNotHttpGet400) {
+  auto server = start();
+  const int fd = testing::connect_unix(socket_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(testing::send_all(fd, "HELLO agent, how are you\r\n\r\n"));
+  const std::string raw = testing::read_all(fd);
+  ::close(fd);
+  EXPECT_THAT(raw, StartsWith("HTTP/1.1 400 "));
+  EXPECT_THAT(raw, HasSubstr(R"("code":"invalid_argument")"));
+  EXPECT_THAT(raw, HasSubstr("malformed HTTP request"));
+  // The server goes on serving others.
+  EXPECT_EQ(testing::http(socket_, "GET", "/v1/healthz").status, 200);
+}
+
+TEST_F(UnixHttpServerTest, OversizedHeadersGet431) {
+  auto server = start();
+  const int fd = testing::connect_unix(socket_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(testing::send_all(
+      fd, "GET /v1/healthz HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(20000, 'h') + "\r\n\r\n"));
+  const std::string raw = testing::read_all(fd);
+  ::close(fd);
+  EXPECT_THAT(raw, StartsWith("HTTP/1.1 431 "));
+  EXPECT_THAT(raw, HasSubstr("request headers are larger than 16384 bytes"));
+}
+
+// A client that asks before sending its body (curl does for large ones) is told to go on.
+TEST_F(UnixHttpServerTest, AnswersExpect100Continue) {
+  auto server = start();
+  const int fd = testing::connect_unix(socket_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(testing::send_all(fd,
+                                "POST /v1/echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n"
+                                "Expect: 100-continue\r\nConnection: close\r\n\r\n"));
+  EXPECT_EQ(read_response(fd), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(testing::send_all(fd, "body"));
+  const std::string raw = testing::read_all(fd);
+  ::close(fd);
+  EXPECT_THAT(raw, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(raw, HasSubstr(R"({"body":"body"})"));
+}
+
+TEST_F(UnixHttpServerTest, ConnectionsOverTheLimitGet503) {
+  UnixHttpServer::Options options;
+  options.connection_limit = 1;
+  auto server = start(options);
+  // The first connection is open (answered, kept alive) when the second comes.
+  const int first = testing::connect_unix(socket_);
+  ASSERT_GE(first, 0);
+  ASSERT_TRUE(testing::send_all(first, "GET /v1/healthz HTTP/1.1\r\nHost: a\r\n\r\n"));
+  EXPECT_THAT(read_response(first), StartsWith("HTTP/1.1 200 OK"));
+
+  const int second = testing::connect_unix(socket_);
+  ASSERT_GE(second, 0);
+  const std::string refused = testing::read_all(second);
+  ::close(second);
+  EXPECT_THAT(refused, StartsWith("HTTP/1.1 503 "));
+  EXPECT_THAT(refused, HasSubstr("ipfence-agent has 1 connections open, its limit; try again"));
+  ::close(first);
+  // The slot is free again once the first is closed.
+  EXPECT_TRUE(testing::wait_until(
+      [&] { return testing::http(socket_, "GET", "/v1/healthz").status == 200; }));
+}
+
+TEST_F(UnixHttpServerTest, IdleConnectionsAreClosedAfterTheTimeout) {
+  UnixHttpServer::Options options;
+  options.idle_timeout_seconds = 1;
+  auto server = start(options);
+  const int fd = testing::connect_unix(socket_);
+  ASSERT_GE(fd, 0);
+  char byte = 0;
+  const auto before = std::chrono::steady_clock::now();
+  EXPECT_EQ(::recv(fd, &byte, 1, 0), 0);  // closed by the server, not the 10 s receive timeout
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(5));
+  ::close(fd);
+}
+
+// An idle keep-alive connection does not hold up a stop; a request sent on it meanwhile is
+// refused with 503 and the connection closed.
+TEST_F(UnixHttpServerTest, StopClosesIdleConnections) {
+  auto server = start();
+  const int fd = testing::connect_unix(socket_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(testing::send_all(fd, "GET /v1/healthz HTTP/1.1\r\nHost: a\r\n\r\n"));
+  EXPECT_THAT(read_response(fd), StartsWith("HTTP/1.1 200 OK"));
+  EXPECT_TRUE(server->stop(std::chrono::seconds(10)));
+  EXPECT_EQ(testing::read_all(fd), "");  // closed, nothing more said
+  ::close(fd);
+}
+
+TEST_F(UnixHttpServerTest, RequestsOnOpenConnectionsWhileStoppingGet503) {
+  auto server = start();
+  auto slow = std::async(std::launch::async,
+                         [&] { return testing::http(socket_, "POST", "/v1/slow", "{}"); });
+  entered_.get_future().wait();
+  const int fd = testing::connect_unix(socket_);  // before the stop: accepted, then idle
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(testing::send_all(fd, "GET /v1/healthz HTTP/1.1\r\nHost: a\r\n\r\n"));
+  EXPECT_THAT(read_response(fd), StartsWith("HTTP/1.1 200 OK"));
+  auto stopping =
+      std::async(std::launch::async, [&] { return server->stop(std::chrono::seconds(10)); });
+  EXPECT_TRUE(testing::wait_until([&] { return !std::filesystem::exists(socket_); }));
+  ASSERT_TRUE(testing::send_all(fd, "GET /v1/healthz HTTP/1.1\r\nHost: a\r\n\r\n"));
+  const std::string refused = testing::read_all(fd);
+  ::close(fd);
+  EXPECT_THAT(refused, StartsWith("HTTP/1.1 503 "));
+  EXPECT_THAT(refused, HasSubstr("ipfence-agent is shutting down; try again"));
+  release_.set_value();
+  EXPECT_EQ(slow.get().status, 200);
+  EXPECT_TRUE(stopping.get());
+}
+
 TEST_F(UnixHttpServerTest, StopAnswersRequestsInFlightAndRemovesTheSocket) {
   auto server = start();
   auto slow = std::async(std::launch::async,
@@ -114,7 +290,7 @@ TEST_F(UnixHttpServerTest, StopGivesUpAfterTheGracePeriod) {
   entered_.get_future().wait();
   auto stopping =
       std::async(std::launch::async, [&] { return server->stop(std::chrono::milliseconds(50)); });
-  // MHD_stop_daemon joins the connection thread, so the handler has to return.
+  // The stop waits for the connection's thread, so the handler has to return.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   release_.set_value();
   EXPECT_FALSE(stopping.get());
