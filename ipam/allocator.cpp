@@ -369,7 +369,7 @@ Result<ReleaseResult> Allocator::release(const std::string& container_id,
 
     store::Txn txn;
     std::string attachment_key = keys::attachment(container_id, ifname);
-    txn.compares.push_back(store::Compare::unchanged(attachment_key, stored->mod_revision));
+    txn.compares.push_back(store::Compare::unchanged(attachment_key, stored->mod_revision()));
     ReleaseResult result;
     const Attachment attachment = stored->attachment();
     for (const auto& held : attachment.ips) {
@@ -389,7 +389,7 @@ Result<ReleaseResult> Allocator::release(const std::string& container_id,
     auto committed = store_.commit(txn);
     if (!committed) {
       IPF_ASSIGN_OR_RETURN(bool applied, settle_release(txn, container_id, ifname,
-                                                        stored->mod_revision, committed.error()));
+                                                        stored->mod_revision(), committed.error()));
       if (applied) return result;
       continue;
     }

@@ -107,7 +107,7 @@ Result<bool> Allocator::settle_release(const store::Txn& txn, const std::string&
                           present.error().message +
                           "): its outcome is unknown until the store answers; retry the DEL");
   const StoredAttachment* stored = state_.attachment(container_id, ifname);
-  if (*present && stored && stored->mod_revision == mod_revision) {
+  if (*present && stored && stored->mod_revision() == mod_revision) {
     // Not applied: the caller tries again, unless the store keeps failing.
     if (++unknown_outcomes_ >= options_.max_unknown_outcomes) return failure;
     return false;

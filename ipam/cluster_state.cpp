@@ -97,7 +97,7 @@ std::int64_t ClusterState::applied_revision(const std::string& key) const {
     auto ids = split_attachment_key(key);
     auto it =
         ids ? attachments_.find(AttachmentProbe(ids->first, ids->second)) : attachments_.end();
-    return it == attachments_.end() ? 0 : it->mod_revision;
+    return it == attachments_.end() ? 0 : it->mod_revision();
   }
   return 0;
 }
@@ -137,6 +137,11 @@ void ClusterState::put_key(const std::string& key, const std::string& value, std
     auto ids = split_attachment_key(key);
     if (!attachment || !ids) return note_problem(key, "unreadable attachment: " + problem);
     attachments_.erase(AttachmentProbe(ids->first, ids->second));
+    if (revision > StoredAttachment::kMaxRevision)
+      return note_problem(key, "attachment at revision " + std::to_string(revision) +
+                                   " is beyond revision " +
+                                   std::to_string(StoredAttachment::kMaxRevision) +
+                                   ", the highest this view keeps");
     AttachmentRecord record(*attachment, ids->first, ids->second);
     if (attachment->ips.size() == 1) {  // its allocation may be in already (else: derived then)
       const auto& held = attachment->ips.front();
@@ -365,7 +370,7 @@ void ClusterState::derive_attachment(const AllocationRecord& allocation, const I
   if (it == attachments_.end() || it->record.derived()) return;
   auto derived = AttachmentRecord::derive(it->record, allocation, ip);
   if (!derived) return;
-  const std::int64_t mod_revision = it->mod_revision;
+  const std::int64_t mod_revision = it->mod_revision();
   it = attachments_.erase(it);  // the same key: it goes back where it was
   attachments_.insert(it, StoredAttachment{std::move(*derived), mod_revision});
 }

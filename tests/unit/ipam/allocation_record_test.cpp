@@ -291,7 +291,7 @@ TEST(ClusterStateAllocations, LoadIsFromListWithoutTheList) {
           (view == &state ? from_list : state).attachment(stored.container_id(), "net1");
       ASSERT_NE(other, nullptr);
       EXPECT_EQ(stored.attachment(), other->attachment());
-      EXPECT_EQ(stored.mod_revision, other->mod_revision);
+      EXPECT_EQ(stored.mod_revision(), other->mod_revision());
     }
   }
 }

@@ -90,7 +90,7 @@ TEST(ClusterStateAttachments, PutReplaceDelete) {
   const StoredAttachment* stored = state.attachment(a.container_id, a.ifname);
   ASSERT_NE(stored, nullptr);
   EXPECT_EQ(stored->attachment(), a);
-  EXPECT_EQ(stored->mod_revision, 3);
+  EXPECT_EQ(stored->mod_revision(), 3);
 
   a.ips.pop_back();
   state.apply_put(keys::attachment(a.container_id, a.ifname), nlohmann::json(a).dump(), 4, 3);
@@ -254,14 +254,14 @@ TEST(ClusterStateAttachments, AttachmentsPointAtTheirAllocationsWhicheverComesFi
   put_allocation(allocation_of(kHexId, "eth0", "pool-a", "10.6.168.131"));
   ASSERT_TRUE(state.attachment(kHexId, "eth0")->record.derived());
   EXPECT_EQ(state.attachment(kHexId, "eth0")->attachment(), first);
-  EXPECT_EQ(state.attachment(kHexId, "eth0")->mod_revision, 1);
+  EXPECT_EQ(state.attachment(kHexId, "eth0")->mod_revision(), 1);
 
   put_allocation(allocation_of(id2, "eth0", "pool-a", "10.6.168.132"));
   const Attachment second = single(id2, "eth0", "pool-a", "10.6.168.132");
   put_attachment(second);  // after its allocation
   ASSERT_TRUE(state.attachment(id2, "eth0")->record.derived());
   EXPECT_EQ(state.attachment(id2, "eth0")->attachment(), second);
-  EXPECT_EQ(state.attachment(id2, "eth0")->mod_revision, revision);
+  EXPECT_EQ(state.attachment(id2, "eth0")->mod_revision(), revision);
 
   // The allocation goes, or changes: the attachment is what was written.
   state.apply_delete(keys::ip("pool-a", "10.6.168.131"), ++revision);
@@ -287,6 +287,28 @@ TEST(ClusterStateAttachments, AttachmentsPointAtTheirAllocationsWhicheverComesFi
   EXPECT_EQ(state.attachments().begin()->container_id(), id2);
   EXPECT_EQ(std::next(state.attachments().begin())->container_id(), kHexId);
   EXPECT_NE(state.attachment(kHexId, "eth0"), nullptr);
+}
+
+// The view keeps an attachment's revision in 6 bytes: up to 2^48 - 1 it comes back exactly;
+// beyond, the attachment is refused as a problem naming the key, never kept with a cut revision.
+TEST(ClusterStateAttachments, RevisionsBeyondWhatTheViewKeepsAreAProblem) {
+  ClusterState state;
+  const Attachment attachment = single(kHexId, "eth0", "pool-a", "10.6.168.131");
+  const std::string key = keys::attachment(kHexId, "eth0");
+  const std::int64_t highest = StoredAttachment::kMaxRevision;
+  EXPECT_EQ(highest, (std::int64_t{1} << 48) - 1);
+  state.apply_put(key, nlohmann::json(attachment).dump(), highest, 1);
+  ASSERT_NE(state.attachment(kHexId, "eth0"), nullptr);
+  EXPECT_EQ(state.attachment(kHexId, "eth0")->mod_revision(), highest);
+  EXPECT_TRUE(state.problems().empty());
+
+  state.apply_put(key, nlohmann::json(attachment).dump(), highest + 1, 1);
+  EXPECT_EQ(state.attachment(kHexId, "eth0"), nullptr);
+  ASSERT_EQ(state.problems().size(), 1u);
+  EXPECT_EQ(state.problems()[0].key, key);
+  EXPECT_EQ(state.problems()[0].message,
+            "attachment at revision 281474976710656 is beyond revision 281474976710655, the "
+            "highest this view keeps");
 }
 
 }  // namespace
