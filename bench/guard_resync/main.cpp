@@ -17,10 +17,13 @@
 // Times run from spawning the agent to GET /v1/guards reporting all leases (healthz first).
 // Needs root (bpffs, BPF, network namespaces); everything is removed again at the end.
 //
-// Usage: bench_guard_resync [LEASES]   (default 65536)
+// Usage: bench_guard_resync [LEASES] [--store=file|etcd]   (default 65536, the agent's file
+//        store; etcd: one real member in its own namespace, as a cluster's agents use it)
 //        SMAPS_DUMP=/tmp/smaps bench_guard_resync   also copies the agent's /proc/PID/smaps at
 //        each measurement to /tmp/smaps.1, .2, .3 (cold, restart, --guard=off)
+#include <fcntl.h>
 #include <linux/if_packet.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,23 +31,30 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "agent/unique_fd.h"
 #include "ipam/allocator.h"
+#include "ipam/store/etcd_store.h"
+#include "ipam/store/etcd_url.h"
 #include "ipam/store/file_store.h"
 #include "ipam/store/memory_store.h"
 #include "tests/e2e/support/agent_api.h"
 #include "tests/e2e/support/agent_node.h"
 #include "tests/e2e/support/enforcement.h"
+#include "tests/e2e/support/etcd_cluster.h"
 
 using namespace ipfence;
 using namespace ipfence::e2e;
@@ -91,13 +101,12 @@ T must(Result<T> result, const std::string& what) {
   return std::move(*result);
 }
 
-// Allocates `count` IPs from `pool` for pods on `node` and writes them into the file store
-// at `store_dir`.
-void write_allocations(const std::string& store_dir, const std::string& pool,
-                       const std::string& node, std::uint32_t count) {
-  auto file = must(store::FileStore::open(store_dir), "open " + store_dir);
+// Allocates `count` IPs from `pool` for pods on `node` and writes them into `target`, in
+// transactions of `batch_ops` puts (etcd takes at most 128 by default).
+void write_allocations(store::Store& target, const std::string& pool, const std::string& node,
+                       std::uint32_t count, std::size_t batch_ops) {
   store::MemoryStore memory;
-  store::ListResult existing = must(file->list(""), "list");
+  store::ListResult existing = must(target.list(""), "list");
   std::set<std::string> existing_keys;
   store::Txn copy;
   for (const auto& kv : existing.kvs) {
@@ -132,7 +141,7 @@ void write_allocations(const std::string& store_dir, const std::string& pool,
   std::size_t written = 0;
   auto flush = [&] {
     if (batch.ops.empty()) return;
-    auto committed = must(file->commit(batch), "commit");
+    auto committed = must(target.commit(batch), "commit");
     if (!committed.succeeded) throw std::runtime_error("commit failed");
     written += batch.ops.size();
     batch.ops.clear();
@@ -140,15 +149,42 @@ void write_allocations(const std::string& store_dir, const std::string& pool,
   for (const auto& kv : all.kvs) {
     if (existing_keys.count(kv.key)) continue;
     batch.ops.push_back(store::Op::put(kv.key, kv.value));
-    if (batch.ops.size() == 8192) flush();
+    if (batch.ops.size() == batch_ops) flush();
   }
   flush();
+  std::printf("  wrote %zu keys for %u allocations\n", written, count);
+}
+
+void write_to_file_store(const std::string& store_dir, const std::string& pool,
+                         const std::string& node, std::uint32_t count) {
+  auto file = must(store::FileStore::open(store_dir), "open " + store_dir);
+  write_allocations(*file, pool, node, count, 8192);
   // As a long-lived store looks: everything in the snapshot, an empty log (big transactions
   // kept as log history would cost the agent memory that a real store does not).
   auto listed = must(file->list(""), "list");
   if (auto compacted = file->compact(listed.revision); !compacted)
     throw std::runtime_error("compact: " + compacted.error().message);
-  std::printf("  wrote %zu keys for %u allocations\n", written, count);
+}
+
+// etcd is reachable from the node's namespace only: the client runs in a thread that entered
+// it (a network namespace is per thread).
+void write_to_etcd(const std::string& url, const Netns& node_ns, const std::string& pool,
+                   const std::string& node, std::uint32_t count) {
+  std::exception_ptr failed;
+  std::thread writer([&] {
+    try {
+      agent::UniqueFd ns(::open(node_ns.path().c_str(), O_RDONLY | O_CLOEXEC));
+      if (!ns || ::setns(ns.get(), CLONE_NEWNET) != 0)
+        throw std::runtime_error("enter " + node_ns.path() + ": " + std::strerror(errno));
+      auto options = must(store::etcd::parse_url(url), "etcd url " + url);
+      auto etcd = must(store::EtcdStore::open(options), "open " + url);
+      write_allocations(*etcd, pool, node, count, 128);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+  });
+  writer.join();
+  if (failed) std::rethrow_exception(failed);
 }
 
 // Sum of "memlock:" over the agent's BPF map fds (kernel memory the maps are charged).
@@ -184,8 +220,8 @@ struct Run {
   double rss_mb = 0;
   double hwm_mb = 0;
   double anon_mb = 0;  // heap and stacks: what the agent's own data costs
-  // Pages of the binary and its ~45 libraries (libcurl's tree alone is ~3.4 MB), and the
-  // conflict ring buffer (1 MB, mapped twice by libbpf: 2 MB).
+  // Pages of the binary and its libraries (with etcd, libcurl's tree too), and the conflict
+  // ring buffer (256 KiB, mapped twice: 512 KiB).
   double file_mb = 0;
   double maps_mb = 0;
 };
@@ -368,12 +404,18 @@ void print(const char* what, const Run& r, bool guard) {
   std::printf("\n");
 }
 
-int bench(std::uint32_t leases) {
+int bench(std::uint32_t leases, bool on_etcd) {
   BpffsMount bpffs;
   AgentNodeOptions options;
   options.start_agent = false;
   options.extra_agent_args = {bpffs.agent_flag(), "--max-leases=" + std::to_string(leases + 256)};
+  options.ctl_in_node_netns = on_etcd;  // where etcd is reachable
   AgentNode node(unique_name("resync"), options);
+  std::optional<EtcdCluster> etcd;
+  if (on_etcd) {
+    etcd.emplace(unique_name("rsetcd"), 1);
+    node.set_store_url(etcd->attach(node.topology().node()));
+  }
   node.apply(seed_multus_config("ens192"));
   node.apply(
       "apiVersion: spiderpool.spidernet.io/v2beta1\nkind: SpiderIPPool\n"
@@ -381,10 +423,13 @@ int bench(std::uint32_t leases) {
       "  - 10.8.0.1-10.9.1.0\n");  // room for the allocate/release rounds
   std::printf(
       "bench_guard_resync: %u allocations on node1, each with its own MAC, 64-hex container "
-      "ID and cni-<uuid> netns\n",
-      leases);
+      "ID and cni-<uuid> netns, in %s\n",
+      leases, on_etcd ? "etcd (one member, reached over a veth)" : "the agent's file store");
   const auto t0 = std::chrono::steady_clock::now();
-  write_allocations(node.dir() + "/store", "resync-pool", "node1", leases);
+  if (on_etcd)
+    write_to_etcd(node.store_url(), node.topology().node(), "resync-pool", "node1", leases);
+  else
+    write_to_file_store(node.dir() + "/store", "resync-pool", "node1", leases);
   std::printf("  store written in %.1f s\n",
               Seconds(std::chrono::steady_clock::now() - t0).count());
 
@@ -398,9 +443,10 @@ int bench(std::uint32_t leases) {
 
   AgentNodeOptions off_options;
   off_options.start_agent = false;
-  off_options.store_url = node.store_url();
+  off_options.store_url = node.store_url();  // a file store's path; etcd's below
   off_options.extra_agent_args = {"--guard=off"};
   AgentNode off(unique_name("resyncoff"), off_options);
+  if (etcd) off.set_store_url(etcd->attach(off.topology().node()));
   Run baseline = start_and_measure(off, leases, false);
   CallTimes calls_off = add_del_latency(off, kCallRounds);
   off.stop_agent(SIGTERM);
@@ -415,9 +461,10 @@ int bench(std::uint32_t leases) {
       "returned: min %.1f ms, median %.1f ms, max %.1f ms (5 rounds, frames every 5 ms)\n",
       leases, latencies.front(), latencies[latencies.size() / 2], latencies.back());
   std::printf(
-      "full resync of %u leases: %.2f s from start; agent VmRSS %.1f MB (target < %.0f MB: %s); "
-      "the guard's share (VmRSS guard on - --guard=off) %.1f MB, %.0f bytes a lease\n",
-      leases, cold.to_leases, cold.rss_mb, kTargetRssMb,
+      "full resync of %u leases (%s store): %.2f s from start; agent VmRSS %.1f MB (target < "
+      "%.0f MB: %s); the guard's share (VmRSS guard on - --guard=off) %.1f MB, %.0f bytes a "
+      "lease\n",
+      leases, on_etcd ? "etcd" : "file", cold.to_leases, cold.rss_mb, kTargetRssMb,
       cold.rss_mb < kTargetRssMb ? "met" : "MISSED", cold.rss_mb - baseline.rss_mb,
       (cold.rss_mb - baseline.rss_mb) * 1048576.0 / leases);
   return 0;
@@ -430,9 +477,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_guard_resync: needs root (bpffs, BPF, network namespaces)\n");
     return 1;
   }
-  std::uint32_t leases = argc > 1 ? static_cast<std::uint32_t>(std::stoul(argv[1])) : 65536;
+  std::uint32_t leases = 65536;
+  bool on_etcd = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--store=etcd" || arg == "--store=file") {
+      on_etcd = arg == "--store=etcd";
+    } else if (!arg.empty() && std::isdigit(static_cast<unsigned char>(arg[0]))) {
+      leases = static_cast<std::uint32_t>(std::stoul(arg));
+    } else {
+      std::fprintf(stderr, "usage: bench_guard_resync [LEASES] [--store=file|--store=etcd]\n");
+      return 2;
+    }
+  }
   try {
-    return bench(leases);
+    return bench(leases, on_etcd);
   } catch (const std::exception& e) {  // caught, so that every RAII cleanup runs
     std::fprintf(stderr, "bench_guard_resync: %s\n", e.what());
     return 1;
