@@ -1,6 +1,7 @@
 #include "agent/lease_book.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace ipfence::agent {
 
@@ -51,21 +52,24 @@ void LeaseBook::finish(Edits* edits) {
   Edits erased_macs;
   for (const auto& [mac, delta] : mac_delta_) {
     if (delta == 0) continue;
-    auto it = mac_refs_.find(mac);
-    const std::int64_t before = it == mac_refs_.end() ? 0 : it->second;
+    const auto [first, last] = mac_refs_.equal_range(mac);
+    const auto before = static_cast<std::int64_t>(std::distance(first, last));
     const std::int64_t after = before + delta;
     if (after <= 0) {
-      if (it != mac_refs_.end()) mac_refs_.erase(it);
-      if (edits != nullptr && before > 0)
-        erased_macs.push_back({MapEdit::Kind::erase_pod_mac, {}, datapath::Mac{mac}});
+      mac_refs_.erase(first, last);
+      if (before > 0) {
+        --distinct_macs_;
+        if (edits != nullptr)
+          erased_macs.push_back({MapEdit::Kind::erase_pod_mac, {}, datapath::Mac{mac}});
+      }
       continue;
     }
-    if (it == mac_refs_.end()) {
-      mac_refs_.emplace(mac, static_cast<std::uint32_t>(after));
+    if (before == 0) {
+      ++distinct_macs_;
       if (edits != nullptr) edits->push_back({MapEdit::Kind::put_pod_mac, {}, datapath::Mac{mac}});
-    } else {
-      it->second = static_cast<std::uint32_t>(after);
     }
+    for (std::int64_t n = before; n < after; ++n) mac_refs_.insert(mac);
+    for (std::int64_t n = after; n < before; ++n) mac_refs_.erase(mac_refs_.find(mac));
   }
   mac_delta_.clear();
   if (edits != nullptr) {
@@ -237,8 +241,9 @@ std::vector<datapath::LeaseEntry> LeaseBook::leases() const {
 
 std::vector<datapath::Mac> LeaseBook::pod_macs() const {
   std::vector<datapath::Mac> out;
-  out.reserve(mac_refs_.size());
-  for (const auto& [mac, refs] : mac_refs_) out.push_back(datapath::Mac{mac});
+  out.reserve(distinct_macs_);
+  for (auto it = mac_refs_.begin(); it != mac_refs_.end(); it = mac_refs_.upper_bound(*it))
+    out.push_back(datapath::Mac{*it});
   return out;
 }
 

@@ -55,7 +55,7 @@ class LeaseBook {
   std::vector<datapath::Mac> pod_macs() const;
   std::size_t size() const;  // entries of the lease map
   std::size_t pod_count() const { return v4_.size() + v6_.size(); }
-  std::size_t pod_mac_count() const { return mac_refs_.size(); }
+  std::size_t pod_mac_count() const { return distinct_macs_; }
   std::size_t host_count() const { return host_.size(); }
 
  private:
@@ -101,8 +101,11 @@ class LeaseBook {
 
   Set<4> v4_;
   Set<16> v6_;
-  absl::btree_map<std::array<std::uint8_t, 6>, std::uint32_t> mac_refs_;  // pod leases per MAC
-  std::vector<datapath::LeaseEntry> host_;                                // sorted by address
+  // The MAC of every pod lease, once per lease: a MAC's count is its leases. 6 bytes a lease,
+  // where a map from MAC to count took 12 (65,536 pods: -0.4 MB).
+  absl::btree_multiset<MacBytes> mac_refs_;
+  std::size_t distinct_macs_ = 0;
+  std::vector<datapath::LeaseEntry> host_;  // sorted by address
   // Of the change being recorded: lease writes, and how many more (or fewer) leases name
   // each MAC.
   Edits lease_edits_;

@@ -154,15 +154,19 @@ TEST(LeaseBookTest, AMacLeavesWithItsLastAddress) {
   book.put_pod(ip("fd00::1"), mac("aa:bb:cc:00:00:01"), &edits);  // again: nothing to write
   EXPECT_THAT(texts(edits), ElementsAre("mac+ aa:bb:cc:00:00:01", "put 10.0.0.1 aa:bb:cc:00:00:01",
                                         "put fd00::1 aa:bb:cc:00:00:01"));
+  EXPECT_EQ(book.pod_mac_count(), 1u);
   edits.clear();
   book.erase_pod(ip("10.0.0.1"), &edits);
   EXPECT_THAT(texts(edits), ElementsAre("erase 10.0.0.1"));
+  EXPECT_THAT(texts(book.pod_macs()), ElementsAre("aa:bb:cc:00:00:01"));
+  EXPECT_EQ(book.pod_mac_count(), 1u);
   edits.clear();
   book.erase_pod(ip("fd00::1"), &edits);
   book.erase_pod(ip("fd00::1"), &edits);  // not there any more: nothing to write
   EXPECT_THAT(texts(edits), ElementsAre("erase fd00::1", "mac- aa:bb:cc:00:00:01"));
   EXPECT_EQ(book.size(), 0u);
   EXPECT_THAT(texts(book.pod_macs()), IsEmpty());
+  EXPECT_EQ(book.pod_mac_count(), 0u);
 }
 
 TEST(LeaseBookTest, AnAddressMovingToAnotherPodSwapsMacsAroundTheLease) {
@@ -334,6 +338,7 @@ TEST(LeaseBookTest, WritesReplayedOntoTheMapsAlwaysGiveTheBook) {
     ASSERT_EQ(maps.lease_texts(), want_texts) << "step " << step;
     ASSERT_EQ(maps.macs, want_macs) << "step " << step;
     ASSERT_EQ(texts(book.pod_macs()), std::vector<std::string>(want_macs.begin(), want_macs.end()));
+    ASSERT_EQ(book.pod_mac_count(), want_macs.size()) << "step " << step;
     ASSERT_EQ(book.size(), want.size());
   }
 }
