@@ -410,6 +410,7 @@ int bench(std::uint32_t leases, bool on_etcd) {
   options.start_agent = false;
   options.extra_agent_args = {bpffs.agent_flag(), "--max-leases=" + std::to_string(leases + 256)};
   options.ctl_in_node_netns = on_etcd;  // where etcd is reachable
+  options.start_timeout = std::chrono::seconds(300);
   AgentNode node(unique_name("resync"), options);
   std::optional<EtcdCluster> etcd;
   if (on_etcd) {
@@ -444,6 +445,7 @@ int bench(std::uint32_t leases, bool on_etcd) {
   AgentNodeOptions off_options;
   off_options.start_agent = false;
   off_options.store_url = node.store_url();  // a file store's path; etcd's below
+  off_options.start_timeout = options.start_timeout;
   off_options.extra_agent_args = {"--guard=off"};
   AgentNode off(unique_name("resyncoff"), off_options);
   if (etcd) off.set_store_url(etcd->attach(off.topology().node()));

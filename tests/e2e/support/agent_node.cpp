@@ -95,7 +95,7 @@ void AgentNode::start_agent() {
         return std::filesystem::exists(socket()) &&
                agent_request("GET", "/v1/healthz").first == 200;
       },
-      std::chrono::seconds(10));
+      options_.start_timeout);
   if (!up) throw std::runtime_error("ipfence-agent did not come up:\n" + agent_.log());
 }
 

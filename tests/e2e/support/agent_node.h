@@ -26,6 +26,8 @@ struct AgentNodeOptions {
   // Run ipfencectl inside the node namespace, for a store only the node reaches (etcd over
   // the node's link: etcd_cluster.h).
   bool ctl_in_node_netns = false;
+  // How long start_agent() waits for /v1/healthz (a bench's 65,536 pods from etcd take ~10 s).
+  std::chrono::seconds start_timeout{10};
 };
 
 class AgentNode {
