@@ -1,5 +1,5 @@
 // Plain HTTP request/response values and the path + method table of the API. No sockets
-// here: the server (unix_http_server.h) feeds requests in, tests can too.
+// here: the server (http_server.h) feeds requests in, tests can too.
 #pragma once
 
 #include <functional>

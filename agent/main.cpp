@@ -24,6 +24,7 @@
 #include "agent/datapath_service.h"
 #include "agent/heap_trim.h"
 #include "agent/http_router.h"
+#include "agent/http_server.h"
 #include "agent/instance_lock.h"
 #include "agent/ipam_api.h"
 #include "agent/logging.h"
@@ -32,7 +33,6 @@
 #include "agent/signals.h"
 #include "agent/store_up_listener.h"
 #include "agent/store_watcher.h"
-#include "agent/unix_http_server.h"
 #include "agent/unix_listener.h"
 #include "agent/version.h"
 #include "ipam/allocator.h"
@@ -207,8 +207,9 @@ int run(const AgentConfig& config) {
   add_guard_routes(router, datapath.get());
   auto listener = listen_unix(config.socket, 0600);
   if (!listener) return fail(listener.error().message);
-  auto server = UnixHttpServer::start(std::move(*listener),
-                                      {.socket_path = config.socket, .allowed_uid = 0}, router);
+  auto server = HttpServer::start(
+      std::move(*listener), {.address = config.socket, .unlink_on_stop = true, .allowed_uid = 0},
+      router);
   if (!server) return fail(server.error().message);
 
   spdlog::info(

@@ -1,7 +1,6 @@
 #include "agent/metrics.h"
 
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -10,6 +9,8 @@
 
 #include <exception>
 #include <set>
+
+#include "agent/tcp_listener.h"
 
 namespace ipfence::agent {
 namespace {
@@ -120,26 +121,40 @@ std::string Metrics::render() const {
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 
-MetricsServer::MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, std::string address)
-    : exposer_(std::move(exposer)), address_(std::move(address)) {}
+MetricsServer::MetricsServer(std::shared_ptr<prometheus::Registry> registry)
+    : registry_(std::move(registry)) {
+  router_.add("GET", "/metrics", [this](const HttpRequest&) {
+    HttpResponse response;
+    response.body = prometheus::TextSerializer().Serialize(registry_->Collect());
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return response;
+  });
+}
 
-MetricsServer::~MetricsServer() = default;
+MetricsServer::~MetricsServer() {
+  if (server_) server_->stop(std::chrono::seconds(1));
+}
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::start(
     const std::string& address, std::shared_ptr<prometheus::Registry> registry) {
-  std::unique_ptr<prometheus::Exposer> exposer;
-  try {
-    exposer = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/2);
-  } catch (const std::exception& e) {
-    return make_error(ErrorCode::io,
-                      "metrics-addr " + address + ": cannot listen (" + e.what() + ")");
-  }
-  exposer->RegisterCollectable(registry);
-  std::vector<int> ports = exposer->GetListeningPorts();
-  std::string bound = address;
-  if (!ports.empty())
-    bound = address.substr(0, address.rfind(':')) + ":" + std::to_string(ports.front());
-  return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(exposer), bound));
+  auto listener = listen_tcp(address);
+  if (!listener)
+    return make_error(ErrorCode::io, "metrics-addr " + address + ": cannot listen (" +
+                                         listener.error().message + ")");
+  std::unique_ptr<MetricsServer> metrics(new MetricsServer(std::move(registry)));
+  metrics->address_ = listener->address;
+  // Scrapers are anyone who reaches the address: no peer check, small bodies only.
+  auto server = HttpServer::start(std::move(listener->fd),
+                                  {.address = listener->address,
+                                   .unlink_on_stop = false,
+                                   .allowed_uid = std::nullopt,
+                                   .max_body_bytes = 4096,
+                                   .connection_limit = 256,
+                                   .idle_timeout_seconds = 60},
+                                  metrics->router_);
+  if (!server) return server.error();
+  metrics->server_ = std::move(*server);
+  return metrics;
 }
 
 }  // namespace ipfence::agent

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "agent/http_router.h"
+#include "agent/http_server.h"
 #include "ipam/cluster_state.h"
 #include "ipam/result.h"
 
@@ -19,7 +21,6 @@ class Counter;
 class Gauge;
 class Histogram;
 class Registry;
-class Exposer;
 template <typename T>
 class Family;
 }  // namespace prometheus
@@ -69,7 +70,8 @@ class Metrics {
   std::map<std::string, std::array<prometheus::Gauge*, 6>> pool_gauges_;
 };
 
-// The HTTP endpoint serving /metrics (civetweb, through prometheus-cpp's Exposer).
+// The HTTP endpoint serving GET /metrics in Prometheus' text format, on the agent's own
+// HttpServer (http_server.h) over TCP.
 class MetricsServer {
  public:
   // `address` is host:port ("127.0.0.1:9711", "[::1]:0"); port 0 picks a free port.
@@ -81,8 +83,10 @@ class MetricsServer {
   const std::string& address() const { return address_; }
 
  private:
-  MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, std::string address);
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  explicit MetricsServer(std::shared_ptr<prometheus::Registry> registry);
+  std::shared_ptr<prometheus::Registry> registry_;
+  HttpRouter router_;  // before server_, which serves it until destroyed
+  std::unique_ptr<HttpServer> server_;
   std::string address_;
 };
 

@@ -82,6 +82,25 @@ TEST(MetricsTest, ServesOverHttpOnAFreePort) {
   EXPECT_THAT(reply.body, HasSubstr("ipfence_ipam_releases_total{pool=\"p\"} 1"));
 }
 
+TEST(MetricsTest, OnlyGetMetricsIsServed) {
+  Metrics metrics;
+  auto server = MetricsServer::start("127.0.0.1:0", metrics.shared_registry());
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  const std::string base = "http://" + (*server)->address();
+  EXPECT_EQ(testing::http("", "GET", "/", "", base).status, 404);
+  EXPECT_EQ(testing::http("", "POST", "/metrics", "{}", base).status, 405);
+}
+
+TEST(MetricsTest, HostsMustBeNumericAddresses) {
+  Metrics metrics;
+  auto server = MetricsServer::start("localhost:0", metrics.shared_registry());
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.error().code, ErrorCode::io);
+  EXPECT_THAT(server.error().message,
+              ::testing::StartsWith("metrics-addr localhost:0: cannot listen (\"localhost\" is not "
+                                    "a numeric IPv4 or IPv6 address"));
+}
+
 TEST(MetricsTest, APortInUseIsAnError) {
   Metrics metrics;
   auto first = MetricsServer::start("127.0.0.1:0", metrics.shared_registry());

@@ -1,4 +1,4 @@
-#include "agent/unix_http_server.h"
+#include "agent/http_server.h"
 
 #include <poll.h>
 #include <spdlog/spdlog.h>
@@ -28,9 +28,9 @@ namespace ipfence::agent {
 namespace http = boost::beast::http;
 
 // One request, from its headers to its answer.
-struct UnixHttpServer::Request {
+struct HttpServer::Request {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-  std::optional<ucred> peer;  // empty when SO_PEERCRED failed
+  std::optional<ucred> peer;  // empty when SO_PEERCRED failed or was not asked
   bool admitted = true;       // false: arrived while stopping
   bool too_large = false;
   std::string method;
@@ -38,7 +38,7 @@ struct UnixHttpServer::Request {
   std::string body;
 };
 
-struct UnixHttpServer::Connection {
+struct HttpServer::Connection {
   int fd;
   std::optional<ucred> peer;         // empty when SO_PEERCRED failed
   boost::beast::flat_buffer buffer;  // bytes read past one request belong to the next
@@ -98,18 +98,25 @@ void drain_and_close(int fd) {
 
 }  // namespace
 
-HttpResponse UnixHttpServer::answer(Request& request) {
+HttpResponse HttpServer::answer(Request& request) {
+  // On a unix socket only its one peer uid is served; on TCP there is no peer to check.
+  const auto refusal = [&]() -> std::optional<HttpResponse> {
+    if (!options_.allowed_uid) return std::nullopt;
+    if (!request.peer)
+      return json_error(403, "permission_denied", cni_error_code(ErrorCode::internal),
+                        "ipfence-agent could not read the peer credentials of this "
+                        "connection (SO_PEERCRED); refusing it");
+    if (request.peer->uid != *options_.allowed_uid)
+      return json_error(403, "permission_denied", cni_error_code(ErrorCode::internal),
+                        "ipfence-agent serves only uid " + std::to_string(*options_.allowed_uid) +
+                            " (root); this client runs as uid " +
+                            std::to_string(request.peer->uid) + " (pid " +
+                            std::to_string(request.peer->pid) + ")");
+    return std::nullopt;
+  };
   HttpResponse response;
-  if (!request.peer) {
-    response = json_error(403, "permission_denied", cni_error_code(ErrorCode::internal),
-                          "ipfence-agent could not read the peer credentials of this "
-                          "connection (SO_PEERCRED); refusing it");
-  } else if (request.peer->uid != options_.allowed_uid) {
-    response =
-        json_error(403, "permission_denied", cni_error_code(ErrorCode::internal),
-                   "ipfence-agent serves only uid " + std::to_string(options_.allowed_uid) +
-                       " (root); this client runs as uid " + std::to_string(request.peer->uid) +
-                       " (pid " + std::to_string(request.peer->pid) + ")");
+  if (auto refused = refusal()) {
+    response = std::move(*refused);
   } else if (!request.admitted) {
     response =
         error_response(503, ErrorCode::unavailable, "ipfence-agent is shutting down; try again");
@@ -138,18 +145,18 @@ HttpResponse UnixHttpServer::answer(Request& request) {
   return response;
 }
 
-bool UnixHttpServer::begin_request() {
+bool HttpServer::begin_request() {
   std::lock_guard lock(mu_);
   ++in_flight_;
   return !stopping_;
 }
 
-void UnixHttpServer::end_request() {
+void HttpServer::end_request() {
   std::lock_guard lock(mu_);
   if (--in_flight_ == 0) changed_.notify_all();
 }
 
-bool UnixHttpServer::serve_one(Connection& connection) {
+bool HttpServer::serve_one(Connection& connection) {
   FdStream stream(connection.fd, std::chrono::seconds(options_.idle_timeout_seconds));
   auto& buffer = connection.buffer;
   http::request_parser<http::string_body> parser;
@@ -166,7 +173,7 @@ bool UnixHttpServer::serve_one(Connection& connection) {
         ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset)
       return false;
     const bool header_too_large = ec == http::error::header_limit;
-    spdlog::warn("http: unreadable request on {}: {}", options_.socket_path, ec.message());
+    spdlog::warn("http: unreadable request on {}: {}", options_.address, ec.message());
     write_response(stream,
                    error_response(header_too_large ? 431 : 400, ErrorCode::invalid_argument,
                                   header_too_large ? "request headers are larger than " +
@@ -178,7 +185,7 @@ bool UnixHttpServer::serve_one(Connection& connection) {
   // Headers are in: from here on the request counts as in flight until it is answered.
   request.admitted = begin_request();
   struct EndRequest {
-    UnixHttpServer* server;
+    HttpServer* server;
     ~EndRequest() { server->end_request(); }
   } end_request{this};
   request.peer = connection.peer;
@@ -215,14 +222,14 @@ bool UnixHttpServer::serve_one(Connection& connection) {
   return written && keep_alive;
 }
 
-void UnixHttpServer::serve(int fd) {
+void HttpServer::serve(int fd) {
   {
-    Connection connection{fd, peer_credentials(fd), {}};
+    Connection connection{fd, options_.allowed_uid ? peer_credentials(fd) : std::nullopt, {}};
     try {
       while (serve_one(connection)) {
       }
     } catch (const std::exception& e) {  // allocation failure: lose this connection only
-      spdlog::error("http: connection on {} dropped: {}", options_.socket_path, e.what());
+      spdlog::error("http: connection on {} dropped: {}", options_.address, e.what());
     }
   }
   // Closed under the lock, so stop() never shuts down a number reused by a new connection.
@@ -232,12 +239,12 @@ void UnixHttpServer::serve(int fd) {
   changed_.notify_all();  // under the lock: stop() cannot return (and free us) before this
 }
 
-void UnixHttpServer::accept_loop() {
+void HttpServer::accept_loop() {
   pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
   for (;;) {
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      spdlog::error("http: poll on {}: {}; not accepting anymore", options_.socket_path,
+      spdlog::error("http: poll on {}: {}; not accepting anymore", options_.address,
                     std::strerror(errno));
       return;
     }
@@ -247,7 +254,7 @@ void UnixHttpServer::accept_loop() {
     if (fd < 0) {
       if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) continue;
       // Out of descriptors or memory: say so, and give the system a moment before retrying.
-      spdlog::warn("http: accept on {}: {}", options_.socket_path, std::strerror(errno));
+      spdlog::warn("http: accept on {}: {}", options_.address, std::strerror(errno));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
@@ -268,9 +275,9 @@ void UnixHttpServer::accept_loop() {
       connections_.insert(fd);
     }
     try {
-      std::thread(&UnixHttpServer::serve, this, fd).detach();
+      std::thread(&HttpServer::serve, this, fd).detach();
     } catch (const std::system_error& e) {  // no thread for it: the connection is refused
-      spdlog::warn("http: cannot serve a connection on {}: {}", options_.socket_path, e.what());
+      spdlog::warn("http: cannot serve a connection on {}: {}", options_.address, e.what());
       std::lock_guard lock(mu_);
       ::close(fd);
       connections_.erase(fd);
@@ -278,38 +285,37 @@ void UnixHttpServer::accept_loop() {
   }
 }
 
-UnixHttpServer::UnixHttpServer(UniqueFd listener, Options options, const HttpRouter& router)
+HttpServer::HttpServer(UniqueFd listener, Options options, const HttpRouter& router)
     : listener_(std::move(listener)), options_(std::move(options)), router_(router) {}
 
-Result<std::unique_ptr<UnixHttpServer>> UnixHttpServer::start(UniqueFd listener, Options options,
-                                                              const HttpRouter& router) {
-  std::unique_ptr<UnixHttpServer> server(
-      new UnixHttpServer(std::move(listener), std::move(options), router));
+Result<std::unique_ptr<HttpServer>> HttpServer::start(UniqueFd listener, Options options,
+                                                      const HttpRouter& router) {
+  std::unique_ptr<HttpServer> server(
+      new HttpServer(std::move(listener), std::move(options), router));
   server->wake_.reset(::eventfd(0, EFD_CLOEXEC));
   if (!server->wake_)
-    return make_error(ErrorCode::io, "cannot start the HTTP server on " +
-                                         server->options_.socket_path +
+    return make_error(ErrorCode::io, "cannot start the HTTP server on " + server->options_.address +
                                          ": eventfd: " + std::strerror(errno));
   try {
-    server->acceptor_ = std::thread(&UnixHttpServer::accept_loop, server.get());
+    server->acceptor_ = std::thread(&HttpServer::accept_loop, server.get());
   } catch (const std::system_error& e) {
     server->stopped_ = true;  // nothing to stop; the destructor must not wait
-    return make_error(ErrorCode::io, "cannot start the HTTP server on " +
-                                         server->options_.socket_path + ": " + e.what());
+    return make_error(ErrorCode::io, "cannot start the HTTP server on " + server->options_.address +
+                                         ": " + e.what());
   }
   return server;
 }
 
-UnixHttpServer::~UnixHttpServer() {
+HttpServer::~HttpServer() {
   stop(std::chrono::milliseconds(0));
 }
 
-int UnixHttpServer::in_flight() const {
+int HttpServer::in_flight() const {
   std::lock_guard lock(mu_);
   return in_flight_;
 }
 
-bool UnixHttpServer::stop(std::chrono::milliseconds grace) {
+bool HttpServer::stop(std::chrono::milliseconds grace) {
   {
     std::lock_guard lock(mu_);
     if (stopped_) return true;
@@ -321,8 +327,8 @@ bool UnixHttpServer::stop(std::chrono::milliseconds grace) {
     spdlog::error("http: cannot wake the accept loop: {}", std::strerror(errno));
   if (acceptor_.joinable()) acceptor_.join();
   listener_.reset();
-  if (::unlink(options_.socket_path.c_str()) != 0 && errno != ENOENT)
-    spdlog::warn("remove socket {}: {}", options_.socket_path, std::strerror(errno));
+  if (options_.unlink_on_stop && ::unlink(options_.address.c_str()) != 0 && errno != ENOENT)
+    spdlog::warn("remove socket {}: {}", options_.address, std::strerror(errno));
 
   std::unique_lock lock(mu_);
   const bool drained = changed_.wait_for(lock, grace, [this] { return in_flight_ == 0; });

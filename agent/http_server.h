@@ -1,8 +1,10 @@
-// HTTP/1.1 on a unix socket, parsed and written by Boost.Beast (header-only): one thread per
-// connection (requests serialize on the allocator anyway; a slow one must not stall
-// /v1/healthz), the peer's uid checked with SO_PEERCRED, and a graceful stop that answers
-// every request already begun. Beast rather than libmicrohttpd, which links GnuTLS and its
-// tree (2.5 MB of the agent's RSS) for a socket that never speaks TLS.
+// HTTP/1.1 on a listening socket, parsed and written by Boost.Beast (header-only): the agent's
+// API on its unix socket, and /metrics on TCP. One thread per connection (requests serialize
+// on the allocator anyway; a slow one must not stall /v1/healthz), on a unix socket the peer's
+// uid checked with SO_PEERCRED, and a graceful stop that answers every request already begun.
+// Beast rather than libmicrohttpd, which links GnuTLS and its tree (2.5 MB of the agent's RSS)
+// for sockets that never speak TLS, and than civetweb (prometheus-cpp's Exposer), a second
+// server for one route.
 #pragma once
 
 #include <sys/types.h>
@@ -12,6 +14,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -22,25 +25,27 @@
 
 namespace ipfence::agent {
 
-class UnixHttpServer {
+class HttpServer {
  public:
   struct Options {
-    std::string socket_path;  // removed by stop()
-    uid_t allowed_uid = 0;    // any other peer gets 403
+    std::string address;          // where it listens (a socket path, host:port): for messages
+    bool unlink_on_stop = false;  // `address` is a unix socket file that stop() removes
+    // On a unix socket: the one peer uid served (others get 403). nullopt: no check (TCP).
+    std::optional<uid_t> allowed_uid;
     std::size_t max_body_bytes = 1 << 20;
     unsigned connection_limit = 256;     // more get 503 and are closed
     unsigned idle_timeout_seconds = 60;  // an idle keep-alive connection is closed after this
   };
 
-  // Serves `router` on `listener`, a listening AF_UNIX socket (unix_listener.h). The router
-  // must outlive the server.
-  static Result<std::unique_ptr<UnixHttpServer>> start(UniqueFd listener, Options options,
-                                                       const HttpRouter& router);
-  ~UnixHttpServer();
-  UnixHttpServer(const UnixHttpServer&) = delete;
-  UnixHttpServer& operator=(const UnixHttpServer&) = delete;
+  // Serves `router` on `listener`, a listening socket (unix_listener.h, tcp_listener.h),
+  // non-blocking. The router must outlive the server.
+  static Result<std::unique_ptr<HttpServer>> start(UniqueFd listener, Options options,
+                                                   const HttpRouter& router);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
 
-  // Stops accepting connections and removes the socket file, waits up to `grace` for the
+  // Stops accepting connections (and removes the socket file), waits up to `grace` for the
   // requests in flight to be answered, then closes every connection. Requests that arrive
   // on open keep-alive connections meanwhile get 503. Returns whether none were cut off.
   bool stop(std::chrono::milliseconds grace);
@@ -48,7 +53,7 @@ class UnixHttpServer {
   int in_flight() const;
 
  private:
-  UnixHttpServer(UniqueFd listener, Options options, const HttpRouter& router);
+  HttpServer(UniqueFd listener, Options options, const HttpRouter& router);
 
   struct Request;     // one request as read, defined in the .cpp
   struct Connection;  // one accepted connection: fd, peer, bytes read past a request

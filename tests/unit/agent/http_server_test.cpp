@@ -1,4 +1,4 @@
-#include "agent/unix_http_server.h"
+#include "agent/http_server.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -36,9 +36,9 @@ std::string read_response(int fd) {
   }
 }
 
-class UnixHttpServerTest : public ::testing::Test {
+class HttpServerTest : public ::testing::Test {
  protected:
-  UnixHttpServerTest() {
+  HttpServerTest() {
     router_.add("GET", "/v1/healthz", [](const HttpRequest&) {
       return json_response(200, {{"status", "ok"}});
     });
@@ -52,12 +52,14 @@ class UnixHttpServerTest : public ::testing::Test {
     });
   }
 
-  std::unique_ptr<UnixHttpServer> start(UnixHttpServer::Options options = {}) {
-    options.socket_path = socket_;
+  std::unique_ptr<HttpServer> start(HttpServer::Options options = {}) {
+    options.address = socket_;
+    options.unlink_on_stop = true;
+    if (!options.allowed_uid) options.allowed_uid = ::getuid();
     if (options.max_body_bytes == 0) options.max_body_bytes = 1 << 20;
     auto listener = listen_unix(socket_, 0600);
     EXPECT_TRUE(listener.ok());
-    auto server = UnixHttpServer::start(std::move(*listener), options, router_);
+    auto server = HttpServer::start(std::move(*listener), options, router_);
     EXPECT_TRUE(server.ok()) << server.error().message;
     return std::move(*server);
   }
@@ -69,7 +71,7 @@ class UnixHttpServerTest : public ::testing::Test {
   std::promise<void> release_;
 };
 
-TEST_F(UnixHttpServerTest, ServesRoutesOverTheSocket) {
+TEST_F(HttpServerTest, ServesRoutesOverTheSocket) {
   auto server = start();
   testing::Reply health = testing::http(socket_, "GET", "/v1/healthz");
   EXPECT_EQ(health.status, 200);
@@ -81,8 +83,8 @@ TEST_F(UnixHttpServerTest, ServesRoutesOverTheSocket) {
   EXPECT_EQ(testing::http(socket_, "POST", "/v1/healthz", "{}").status, 405);
 }
 
-TEST_F(UnixHttpServerTest, OtherUidsGet403) {
-  UnixHttpServer::Options options;
+TEST_F(HttpServerTest, OtherUidsGet403) {
+  HttpServer::Options options;
   options.allowed_uid = ::getuid() + 1;  // anyone but us
   auto server = start(options);
   testing::Reply reply = testing::http(socket_, "GET", "/v1/healthz");
@@ -92,8 +94,8 @@ TEST_F(UnixHttpServerTest, OtherUidsGet403) {
               HasSubstr("this client runs as uid " + std::to_string(::getuid())));
 }
 
-TEST_F(UnixHttpServerTest, LargeBodiesGet413) {
-  UnixHttpServer::Options options;
+TEST_F(HttpServerTest, LargeBodiesGet413) {
+  HttpServer::Options options;
   options.max_body_bytes = 16;
   auto server = start(options);
   testing::Reply reply = testing::http(socket_, "POST", "/v1/echo", std::string(100, 'x'));
@@ -103,8 +105,8 @@ TEST_F(UnixHttpServerTest, LargeBodiesGet413) {
 
 // A body over the limit that is bigger than the socket's buffers: the client is still sending
 // when the answer is written, and must get to read it rather than a reset connection.
-TEST_F(UnixHttpServerTest, LargeBodiesGet413EvenWhileTheClientIsStillSending) {
-  UnixHttpServer::Options options;
+TEST_F(HttpServerTest, LargeBodiesGet413EvenWhileTheClientIsStillSending) {
+  HttpServer::Options options;
   options.max_body_bytes = 16;
   auto server = start(options);
   testing::Reply reply = testing::http(socket_, "POST", "/v1/echo", std::string(8 << 20, 'x'));
@@ -126,7 +128,7 @@ TEST_F(UnixHttpServerTest, LargeBodiesGet413EvenWhileTheClientIsStillSending) {
 }
 
 // Two requests on one connection, sent before reading: both answered, in order.
-TEST_F(UnixHttpServerTest, KeepsAConnectionOpenForMoreRequests) {
+TEST_F(HttpServerTest, KeepsAConnectionOpenForMoreRequests) {
   auto server = start();
   const int fd = testing::connect_unix(socket_);
   ASSERT_GE(fd, 0);
@@ -145,7 +147,7 @@ TEST_F(UnixHttpServerTest, KeepsAConnectionOpenForMoreRequests) {
   EXPECT_THAT(raw, StartsWith("HTTP/1.1 200 OK\r\n"));
 }
 
-TEST_F(UnixHttpServerTest, RequestsThatAreNotHttpGet400) {
+TEST_F(HttpServerTest, RequestsThatAreNotHttpGet400) {
   auto server = start();
   const int fd = testing::connect_unix(socket_);
   ASSERT_GE(fd, 0);
@@ -159,7 +161,7 @@ TEST_F(UnixHttpServerTest, RequestsThatAreNotHttpGet400) {
   EXPECT_EQ(testing::http(socket_, "GET", "/v1/healthz").status, 200);
 }
 
-TEST_F(UnixHttpServerTest, OversizedHeadersGet431) {
+TEST_F(HttpServerTest, OversizedHeadersGet431) {
   auto server = start();
   const int fd = testing::connect_unix(socket_);
   ASSERT_GE(fd, 0);
@@ -172,7 +174,7 @@ TEST_F(UnixHttpServerTest, OversizedHeadersGet431) {
 }
 
 // A client that asks before sending its body (curl does for large ones) is told to go on.
-TEST_F(UnixHttpServerTest, AnswersExpect100Continue) {
+TEST_F(HttpServerTest, AnswersExpect100Continue) {
   auto server = start();
   const int fd = testing::connect_unix(socket_);
   ASSERT_GE(fd, 0);
@@ -187,8 +189,8 @@ TEST_F(UnixHttpServerTest, AnswersExpect100Continue) {
   EXPECT_THAT(raw, HasSubstr(R"({"body":"body"})"));
 }
 
-TEST_F(UnixHttpServerTest, ConnectionsOverTheLimitGet503) {
-  UnixHttpServer::Options options;
+TEST_F(HttpServerTest, ConnectionsOverTheLimitGet503) {
+  HttpServer::Options options;
   options.connection_limit = 1;
   auto server = start(options);
   // The first connection is open (answered, kept alive) when the second comes.
@@ -209,8 +211,8 @@ TEST_F(UnixHttpServerTest, ConnectionsOverTheLimitGet503) {
       [&] { return testing::http(socket_, "GET", "/v1/healthz").status == 200; }));
 }
 
-TEST_F(UnixHttpServerTest, IdleConnectionsAreClosedAfterTheTimeout) {
-  UnixHttpServer::Options options;
+TEST_F(HttpServerTest, IdleConnectionsAreClosedAfterTheTimeout) {
+  HttpServer::Options options;
   options.idle_timeout_seconds = 1;
   auto server = start(options);
   const int fd = testing::connect_unix(socket_);
@@ -224,7 +226,7 @@ TEST_F(UnixHttpServerTest, IdleConnectionsAreClosedAfterTheTimeout) {
 
 // An idle keep-alive connection does not hold up a stop; a request sent on it meanwhile is
 // refused with 503 and the connection closed.
-TEST_F(UnixHttpServerTest, StopClosesIdleConnections) {
+TEST_F(HttpServerTest, StopClosesIdleConnections) {
   auto server = start();
   const int fd = testing::connect_unix(socket_);
   ASSERT_GE(fd, 0);
@@ -235,7 +237,7 @@ TEST_F(UnixHttpServerTest, StopClosesIdleConnections) {
   ::close(fd);
 }
 
-TEST_F(UnixHttpServerTest, RequestsOnOpenConnectionsWhileStoppingGet503) {
+TEST_F(HttpServerTest, RequestsOnOpenConnectionsWhileStoppingGet503) {
   auto server = start();
   auto slow = std::async(std::launch::async,
                          [&] { return testing::http(socket_, "POST", "/v1/slow", "{}"); });
@@ -257,7 +259,7 @@ TEST_F(UnixHttpServerTest, RequestsOnOpenConnectionsWhileStoppingGet503) {
   EXPECT_TRUE(stopping.get());
 }
 
-TEST_F(UnixHttpServerTest, StopAnswersRequestsInFlightAndRemovesTheSocket) {
+TEST_F(HttpServerTest, StopAnswersRequestsInFlightAndRemovesTheSocket) {
   auto server = start();
   auto slow = std::async(std::launch::async,
                          [&] { return testing::http(socket_, "POST", "/v1/slow", "{}"); });
@@ -283,7 +285,7 @@ TEST_F(UnixHttpServerTest, StopAnswersRequestsInFlightAndRemovesTheSocket) {
   EXPECT_TRUE(stopping.get());
 }
 
-TEST_F(UnixHttpServerTest, StopGivesUpAfterTheGracePeriod) {
+TEST_F(HttpServerTest, StopGivesUpAfterTheGracePeriod) {
   auto server = start();
   auto slow = std::async(std::launch::async,
                          [&] { return testing::http(socket_, "POST", "/v1/slow", "{}"); });
