@@ -40,7 +40,7 @@ struct HttpServer::Request {
 
 struct HttpServer::Connection {
   int fd;
-  std::optional<ucred> peer;         // empty when SO_PEERCRED failed
+  std::optional<ucred> peer;         // empty when SO_PEERCRED failed or was not asked (TCP)
   boost::beast::flat_buffer buffer;  // bytes read past one request belong to the next
 };
 
@@ -61,17 +61,22 @@ std::optional<ucred> peer_credentials(int fd) {
   return cred;
 }
 
-// Writes `answer`; false when the connection broke (or timed out) on the way.
-bool write_response(FdStream& stream, const HttpResponse& answer, unsigned version,
-                    bool keep_alive) {
+// Writes `answer` (to a HEAD request: its headers only, with the length a GET's body would
+// have); false when the connection broke (or timed out) on the way.
+bool write_response(FdStream& stream, const HttpResponse& answer, unsigned version, bool keep_alive,
+                    bool head = false) {
   http::response<http::string_body> response;
   response.version(version);
   response.result(static_cast<unsigned>(answer.status));
   response.set(http::field::content_type, answer.content_type);
   for (const auto& [name, value] : answer.headers) response.set(name, value);
-  response.body() = answer.body;
   response.keep_alive(keep_alive);
-  response.prepare_payload();
+  if (head) {
+    response.content_length(answer.body.size());
+  } else {
+    response.body() = answer.body;
+    response.prepare_payload();
+  }
   boost::beast::error_code ec;
   http::write(stream, response, ec);
   return !ec;
@@ -82,8 +87,8 @@ HttpResponse error_response(int status, ErrorCode code, const std::string& messa
 }
 
 // After the answer to a body too large to read: no more from us, and the rest of theirs is
-// read and dropped for a while, so that closing does not reset a client still sending it.
-void drain_and_close(int fd) {
+// read and dropped for a while, so that closing then does not reset a client still sending it.
+void drop_unread_body(int fd) {
   ::shutdown(fd, SHUT_WR);
   const auto until = std::chrono::steady_clock::now() + kDrainFor;
   char sink[16 * 1024];
@@ -217,8 +222,9 @@ bool HttpServer::serve_one(Connection& connection) {
     }
   }
   const bool keep_alive = request.admitted && !request.too_large && header.keep_alive();
-  const bool written = write_response(stream, answer(request), version, keep_alive);
-  if (written && request.too_large) drain_and_close(connection.fd);
+  const bool head = request.method == "HEAD";
+  const bool written = write_response(stream, answer(request), version, keep_alive, head);
+  if (written && request.too_large) drop_unread_body(connection.fd);
   return written && keep_alive;
 }
 

@@ -147,6 +147,31 @@ TEST_F(HttpServerTest, KeepsAConnectionOpenForMoreRequests) {
   EXPECT_THAT(raw, StartsWith("HTTP/1.1 200 OK\r\n"));
 }
 
+// A HEAD gets what a GET would, without the body: the next response on the connection is not
+// taken for one.
+TEST_F(HttpServerTest, HeadGetsHeadersOnly) {
+  router_.add("HEAD", "/v1/healthz", [](const HttpRequest&) {
+    return json_response(200, {{"status", "ok"}});
+  });
+  auto server = start();
+  const int fd = testing::connect_unix(socket_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(
+      testing::send_all(fd,
+                        "HEAD /v1/healthz HTTP/1.1\r\nHost: a\r\n\r\n"
+                        "GET /v1/healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
+  const std::string raw = testing::read_all(fd);
+  ::close(fd);
+  const std::string body = R"({"status":"ok"})";
+  EXPECT_THAT(raw, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(raw, HasSubstr("Content-Length: " + std::to_string(body.size() + 1)));  // + "\n"
+  // The body once, after the second response's headers.
+  const auto second = raw.find("HTTP/1.1 200 OK", 1);
+  ASSERT_NE(second, std::string::npos) << raw;
+  EXPECT_EQ(raw.find(body), raw.rfind(body));
+  EXPECT_GT(raw.find(body), second);
+}
+
 TEST_F(HttpServerTest, RequestsThatAreNotHttpGet400) {
   auto server = start();
   const int fd = testing::connect_unix(socket_);
