@@ -69,6 +69,14 @@ class HttpServerTest : public ::testing::Test {
   HttpRouter router_;
   std::promise<void> entered_;
   std::promise<void> release_;
+
+  // POST /v1/slow from another thread; returns once its handler runs (it waits for release_).
+  std::future<testing::Reply> begin_slow_request() {
+    auto reply = std::async(std::launch::async,
+                            [this] { return testing::http(socket_, "POST", "/v1/slow", "{}"); });
+    entered_.get_future().wait();
+    return reply;
+  }
 };
 
 TEST_F(HttpServerTest, ServesRoutesOverTheSocket) {
@@ -264,9 +272,7 @@ TEST_F(HttpServerTest, StopClosesIdleConnections) {
 
 TEST_F(HttpServerTest, RequestsOnOpenConnectionsWhileStoppingGet503) {
   auto server = start();
-  auto slow = std::async(std::launch::async,
-                         [&] { return testing::http(socket_, "POST", "/v1/slow", "{}"); });
-  entered_.get_future().wait();
+  auto slow = begin_slow_request();
   const int fd = testing::connect_unix(socket_);  // before the stop: accepted, then idle
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(testing::send_all(fd, "GET /v1/healthz HTTP/1.1\r\nHost: a\r\n\r\n"));
@@ -286,9 +292,7 @@ TEST_F(HttpServerTest, RequestsOnOpenConnectionsWhileStoppingGet503) {
 
 TEST_F(HttpServerTest, StopAnswersRequestsInFlightAndRemovesTheSocket) {
   auto server = start();
-  auto slow = std::async(std::launch::async,
-                         [&] { return testing::http(socket_, "POST", "/v1/slow", "{}"); });
-  entered_.get_future().wait();
+  auto slow = begin_slow_request();
   EXPECT_EQ(server->in_flight(), 1);
 
   std::atomic<bool> stopped{false};
@@ -312,9 +316,7 @@ TEST_F(HttpServerTest, StopAnswersRequestsInFlightAndRemovesTheSocket) {
 
 TEST_F(HttpServerTest, StopGivesUpAfterTheGracePeriod) {
   auto server = start();
-  auto slow = std::async(std::launch::async,
-                         [&] { return testing::http(socket_, "POST", "/v1/slow", "{}"); });
-  entered_.get_future().wait();
+  auto slow = begin_slow_request();
   auto stopping =
       std::async(std::launch::async, [&] { return server->stop(std::chrono::milliseconds(50)); });
   // The stop waits for the connection's thread, so the handler has to return.
