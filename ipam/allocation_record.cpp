@@ -1,8 +1,10 @@
 #include "ipam/allocation_record.h"
 
+#include <array>
 #include <map>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 #include "ipam/clock.h"
 #include "ipam/hex_digits.h"
@@ -144,9 +146,17 @@ AllocationRecord::AllocationRecord(const Allocation& a, const IpAddress& ip) {
     mac_text = {};
   }
   std::string_view created_text = a.created;
-  if (parse_millis(a.created, created_ms_)) {
+  std::array<char, kCreatedMillisBytes> created_bytes{};
+  std::int64_t created_ms = 0;
+  if (parse_millis(a.created, created_ms) && created_ms >= 0 &&
+      static_cast<std::uint64_t>(created_ms) <= kMaxCreatedMillis) {
     flags_ |= kCreatedMillis;
-    created_text = {};
+    auto millis = static_cast<std::uint64_t>(created_ms);
+    for (char& byte : created_bytes) {
+      byte = static_cast<char>(millis & 0xff);
+      millis >>= 8;
+    }
+    created_text = std::string_view(created_bytes.data(), created_bytes.size());
   }
   std::string container_id, netns, pod_uid;
   const auto pack = [&](unsigned field, const std::string& text, std::string& packed) {
@@ -156,8 +166,10 @@ AllocationRecord::AllocationRecord(const Allocation& a, const IpAddress& ip) {
   pack(kContainerId, a.container_id, container_id);
   pack(kNetns, a.netns, netns);
   pack(kPodUid, a.pod_uid, pod_uid);
-  unique_ =
-      PackedStrings{container_id, netns, a.pod_name, pod_uid, ip_text, mac_text, created_text};
+  std::vector<std::string_view> fields{container_id, netns,   a.pod_name, pod_uid,
+                                       created_text, ip_text, mac_text};
+  while (!fields.empty() && fields.back().empty()) fields.pop_back();
+  unique_ = PackedStrings(fields);
 }
 
 std::string AllocationRecord::id(unsigned field) const {
@@ -200,7 +212,12 @@ std::string AllocationRecord::mac() const {
 }
 
 std::string AllocationRecord::created() const {
-  return (flags_ & kCreatedMillis) ? format_millis(created_ms_) : std::string(unique(kCreatedText));
+  const std::string_view field = unique(kCreatedText);
+  if (!(flags_ & kCreatedMillis)) return std::string(field);
+  std::uint64_t millis = 0;
+  for (std::size_t i = field.size(); i-- > 0;)
+    millis = (millis << 8) | static_cast<std::uint8_t>(field[i]);
+  return format_millis(static_cast<std::int64_t>(millis));
 }
 
 Allocation AllocationRecord::unpack(const IpAddress& ip) const {

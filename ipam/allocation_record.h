@@ -3,8 +3,9 @@
 // record keeps the same information in about a fifth of the space:
 //   - the fields many allocations share (pool, node, network, master, ifname, pod namespace)
 //     as one pointer to an interned, reference-counted tuple (a node's pods share a handful);
-//   - the MAC as 6 bytes and `created` as milliseconds since the epoch, when their text is
-//     exactly what formatting those gives back (else the text is kept as written);
+//   - the MAC as 6 bytes and `created` as milliseconds since the epoch (6 bytes, in the pod's
+//     heap block below), when their text is exactly what formatting those gives back (else
+//     the text is kept as written);
 //   - the IP not at all: it is the key the record is stored under (unless its text is not
 //     that key's canonical form, which is then kept);
 //   - the strings of one pod (container ID, netns, pod name and UID) in one heap block.
@@ -88,17 +89,23 @@ class AllocationRecord {
  private:
   friend class AttachmentRecord;  // derive() shares the block and the interned fields
 
-  // Strings kept in the heap block, in this order.
+  // Strings kept in the heap block, in this order. The text kept only when it does not come
+  // back from the compact form (IP, MAC) comes last, and is left out when empty, as it nearly
+  // always is: 2 bytes less in each block (PackedStrings::at gives "" past the end).
   enum Unique : unsigned {
     kContainerId,
     kNetns,
     kPodName,
     kPodUid,
+    kCreatedText,
     kIpText,
-    kMacText,
-    kCreatedText
+    kMacText
   };
   enum Flag : std::uint8_t { kMacBytes = 1, kCreatedMillis = 2, kIpIsKey = 4, kKeyIsV6 = 8 };
+  // With kCreatedMillis, the kCreatedText field holds the milliseconds in this many bytes,
+  // little-endian: 0 to 2^48 - 1 ms is 1970 to 10889; other times keep their text.
+  static constexpr std::size_t kCreatedMillisBytes = 6;
+  static constexpr std::uint64_t kMaxCreatedMillis = (std::uint64_t{1} << 48) - 1;
 
   const std::string& shared(unsigned field) const;
   // The interned pool and ifname behind `ref` ("" when null), for a record that shares them.
@@ -115,8 +122,10 @@ class AllocationRecord {
   PackedStrings unique_;            // the Unique fields
   std::array<std::uint8_t, 6> mac_{};
   std::uint8_t flags_ = 0;
-  std::uint8_t id_shapes_ = 0;  // in the padding byte: the record stays 32 bytes
-  std::int64_t created_ms_ = 0;
+  std::uint8_t id_shapes_ = 0;
+  // `created` lies in the heap block rather than here: 24 bytes with no padding, so that a
+  // StoredAllocation (cluster_state.h) with both revisions is 40 and its B-tree slot 56.
 };
+static_assert(sizeof(AllocationRecord) == 24);
 
 }  // namespace ipfence::ipam

@@ -152,7 +152,7 @@ std::optional<u128> Allocator::cursor_for(const std::string& pool_name) {
   u128 newest_value = 0;
   for (const auto& [value, stored] : pool->allocations)
     if ((!spread || stored.record.node() == options_.node) &&
-        (!newest || stored.create_revision > newest->create_revision)) {
+        (!newest || stored.create_revision() > newest->create_revision())) {
       newest = &stored;
       newest_value = value;
     }
@@ -380,7 +380,8 @@ Result<ReleaseResult> Allocator::release(const std::string& container_id,
           allocation->record.ifname() != ifname)
         continue;
       std::string key = keys::ip(held.pool, held.ip);
-      txn.compares.push_back(store::Compare::unchanged(key, allocation->mod_revision));
+      // applied_revision, not the record's: exact even past what a record keeps.
+      txn.compares.push_back(store::Compare::unchanged(key, state_.applied_revision(key)));
       txn.ops.push_back(store::Op::del(key));
       result.released.push_back(held);
     }

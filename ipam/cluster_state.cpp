@@ -84,14 +84,14 @@ std::int64_t ClusterState::applied_revision(const std::string& key) const {
   if (auto it = key_revisions_.find(key); it != key_revisions_.end()) return it->second;
   if (starts_with(key, keys::kIps)) {
     if (auto orphan = orphan_allocations_.find(key); orphan != orphan_allocations_.end())
-      return orphan->second.mod_revision;
+      return orphan->second.mod_revision();
     auto ids = split_ip_key(key);
     if (!ids) return 0;
     auto pool = pools_.find(ids->first);
     auto ip = IpAddress::parse(ids->second);
     if (pool == pools_.end() || !ip) return 0;
     auto it = pool->second.allocations.find(ip->value());
-    return it == pool->second.allocations.end() ? 0 : it->second.mod_revision;
+    return it == pool->second.allocations.end() ? 0 : it->second.mod_revision();
   }
   if (starts_with(key, keys::kAttachments)) {
     auto ids = split_attachment_key(key);
@@ -333,12 +333,20 @@ bool ClusterState::put_allocation(const std::string& key, const std::string& val
     return false;
   }
 
+  // Beyond what a StoredAllocation keeps, the allocation is still held (its address must
+  // not be handed out again) with its revisions capped, the real revision is kept beside it
+  // (key_revisions_, as for keys without a record) for applied_revision(), and it is noted.
+  const bool in_record = std::max(revision, create_revision) <= StoredAllocation::kMaxRevision;
+  if (!in_record)
+    note_problem(key, "allocation at revision " + std::to_string(revision) +
+                          " is beyond revision " + std::to_string(StoredAllocation::kMaxRevision) +
+                          ", the highest this view keeps: its address stays allocated");
   StoredAllocation stored{AllocationRecord(*allocation, *ip), create_revision, revision};
   derive_attachment(stored.record, *ip);
   auto pool = pools_.find(ids->first);
   if (pool == pools_.end()) {
     orphan_allocations_[key] = std::move(stored);
-    return true;
+    return in_record;
   }
   PoolState& state = pool->second;
   const bool added = state.allocations.count(ip->value()) == 0;
@@ -350,7 +358,7 @@ bool ClusterState::put_allocation(const std::string& key, const std::string& val
       added && cache != reserved_counts_cache_.end() &&
       reserved(state.ranges.family).contains(ip->value()))
     ++cache->second.in_use;
-  return true;
+  return in_record;
 }
 
 const AllocationRecord* ClusterState::allocation_record(const std::string& pool,

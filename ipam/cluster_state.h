@@ -7,6 +7,7 @@
 // once and still apply the watch's copy of them later.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -16,6 +17,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
+#include "ipam/address_key.h"
 #include "ipam/allocation_record.h"
 #include "ipam/attachment_record.h"
 #include "ipam/conflict_model.h"
@@ -29,14 +31,39 @@
 namespace ipfence::ipam {
 
 // An allocation as the view keeps it: compact (allocation_record.h), without its address,
-// which is the key it is stored under.
-struct StoredAllocation {
-  AllocationRecord record;
-  std::int64_t create_revision = 0;
-  std::int64_t mod_revision = 0;
+// which is the key it is stored under. 40 bytes: both revisions in 6 bytes each beside the
+// 24-byte record (with int64 revisions: 48, and a 64-byte B-tree slot with its key).
+class StoredAllocation {
+ public:
+  // The highest revision a StoredAllocation holds: 2^48 - 1, as the file store's (a million
+  // writes a second for 8.9 years). A higher one is kept as this, never refused: refusing
+  // would free the address in the view while a pod holds it (ClusterState notes a problem).
+  static constexpr std::int64_t kMaxRevision =
+      static_cast<std::int64_t>(store::PackedUint<6>::kMax);
+
+  StoredAllocation() = default;
+  StoredAllocation(AllocationRecord allocation_record, std::int64_t create_revision,
+                   std::int64_t mod_revision)
+      : record(std::move(allocation_record)),
+        create_revision_(kept(create_revision)),
+        mod_revision_(kept(mod_revision)) {}
+
+  std::int64_t create_revision() const { return static_cast<std::int64_t>(create_revision_.get()); }
+  std::int64_t mod_revision() const { return static_cast<std::int64_t>(mod_revision_.get()); }
   // The whole Allocation, built on demand; `ip` is the address it is stored under.
   Allocation allocation(const IpAddress& ip) const { return record.unpack(ip); }
+
+  AllocationRecord record;
+
+ private:
+  static std::uint64_t kept(std::int64_t revision) {
+    return static_cast<std::uint64_t>(std::clamp<std::int64_t>(revision, 0, kMaxRevision));
+  }
+
+  store::PackedUint<6> create_revision_;
+  store::PackedUint<6> mod_revision_;
 };
+static_assert(sizeof(StoredAllocation) == 40, "a 56-byte B-tree slot with its 16-byte key");
 
 // The address of an allocation's store key ("ips/<pool>/<ip>"), if it has one.
 std::optional<IpAddress> ip_of_allocation_key(const std::string& key);
@@ -103,10 +130,10 @@ struct PoolCounts {
 struct PoolState {
   SpiderIPPool pool;  // metadata.resource_version = the key's mod_revision
   PoolRanges ranges;
-  // By address value (of the pool's family). A B-tree (wide_btree.h): a third of the space of
-  // a std::map's
-  // nodes. Inserting or erasing moves records, so pointers into it last until the next change.
-  WideBtreeMap<u128, StoredAllocation> allocations;
+  // By address value (of the pool's family), in 56-byte slots (address_key.h). A B-tree
+  // (wide_btree.h): a third of the space of a std::map's nodes. Inserting or erasing moves
+  // records, so pointers into it last until the next change.
+  WideBtreeMap<AddressKey, StoredAllocation, AddressKeyOrder> allocations;
   IpSet allocated{IpFamily::v4};
 };
 
@@ -139,6 +166,9 @@ class ClusterState {
   void apply_delete(const std::string& key, std::int64_t revision);
 
   std::int64_t revision() const { return revision_; }  // highest revision applied
+  // The revision of the last put or delete of `key` the view applied (0: none): what a
+  // compare in a transaction on `key` must name.
+  std::int64_t applied_revision(const std::string& key) const;
   const std::vector<Problem>& problems() const { return problems_; }
 
   const PoolState* pool(const std::string& name) const;
@@ -197,7 +227,8 @@ class ClusterState {
   void put_reserved(const std::string& name, const std::string& value, std::int64_t revision);
   void put_key(const std::string& key, const std::string& value, std::int64_t revision,
                std::int64_t create_revision, bool& in_record);
-  // false: unreadable (a problem noted), nothing stored.
+  // false: the record does not hold `revision`: unreadable (a problem noted, nothing stored),
+  // or beyond StoredAllocation::kMaxRevision (a problem noted, stored with capped revisions).
   bool put_allocation(const std::string& key, const std::string& value, std::int64_t revision,
                       std::int64_t create_revision);
   // The record of the allocation of `ip` in `pool` (known or orphan), if any.
@@ -206,7 +237,6 @@ class ClusterState {
   // says exactly what they say (AttachmentRecord::derive): attachments and allocations come in
   // either order (a listing has attachments first), so each side tries when it arrives.
   void derive_attachment(const AllocationRecord& allocation, const IpAddress& ip);
-  std::int64_t applied_revision(const std::string& key) const;
   // in_record: the key's record (allocation, attachment) holds `revision` itself.
   void note_applied(const std::string& key, std::int64_t revision, bool in_record);
   void delete_allocation(const std::string& key, std::int64_t revision);

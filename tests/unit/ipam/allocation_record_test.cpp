@@ -92,6 +92,22 @@ TEST(AllocationRecord, KeepsTextThatDoesNotRoundTrip) {
   EXPECT_EQ(AllocationRecord(crossed, ip("10.0.0.1")).unpack(ip("10.0.0.1")), crossed);
 }
 
+// `created` is kept as milliseconds (6 bytes in the pod's block) from 1970 on, exactly.
+TEST(AllocationRecord, CreatedAsMillisecondsAtTheEdges) {
+  for (const std::string created :
+       {"1970-01-01T00:00:00.000Z", "1970-01-01T00:00:00.001Z", "2026-11-27T03:18:17.633Z",
+        "2106-02-07T06:28:16.000Z", "9999-12-31T23:59:59.999Z"}) {
+    Allocation a = full("10.0.0.1");
+    a.created = created;
+    const AllocationRecord record(a, ip("10.0.0.1"));
+    EXPECT_EQ(record.created(), created);
+    const AllocationRecord copy = record;
+    EXPECT_EQ(copy.unpack(ip("10.0.0.1")), a) << created;
+  }
+  EXPECT_EQ(sizeof(AllocationRecord), 24u);
+  EXPECT_EQ(sizeof(StoredAllocation), 40u);
+}
+
 // mac_bytes() is the fast path of the agent's per-change pass: bytes exactly when mac() is
 // their canonical text, so that a caller falling back to mac() sees every other MAC.
 TEST(AllocationRecord, MacBytesOnlyForTheCanonicalText) {
@@ -173,8 +189,8 @@ TEST(ClusterStateAllocations, PutDeleteOrphanAdopt) {
   const StoredAllocation* held = state.allocation(ip("10.0.0.7"));
   ASSERT_NE(held, nullptr);
   EXPECT_EQ(held->allocation(ip("10.0.0.7")), a);
-  EXPECT_EQ(held->create_revision, 2);
-  EXPECT_EQ(held->mod_revision, 2);
+  EXPECT_EQ(held->create_revision(), 2);
+  EXPECT_EQ(held->mod_revision(), 2);
 
   // A newer put replaces the record; an older one is ignored.
   a.mac = "02:00:00:00:00:99";
@@ -183,7 +199,7 @@ TEST(ClusterStateAllocations, PutDeleteOrphanAdopt) {
   stale.mac = "02:00:00:00:00:01";
   state.apply_put("ips/p/10.0.0.7", nlohmann::json(stale).dump(), 2, 2);
   EXPECT_EQ(state.allocation(ip("10.0.0.7"))->allocation(ip("10.0.0.7")), a);
-  EXPECT_EQ(state.allocation(ip("10.0.0.7"))->mod_revision, 3);
+  EXPECT_EQ(state.allocation(ip("10.0.0.7"))->mod_revision(), 3);
 
   // The pool goes: the allocation stays, as an orphan by its store key.
   state.apply_delete("ippools/p", 4);
@@ -200,7 +216,7 @@ TEST(ClusterStateAllocations, PutDeleteOrphanAdopt) {
   held = state.allocation(ip("10.0.0.7"));
   ASSERT_NE(held, nullptr);
   EXPECT_EQ(held->allocation(ip("10.0.0.7")), a);
-  EXPECT_EQ(held->mod_revision, 3);
+  EXPECT_EQ(held->mod_revision(), 3);
   EXPECT_EQ(state.counts("p").allocated, 1u);
 
   state.apply_delete("ips/p/10.0.0.7", 6);
@@ -223,7 +239,7 @@ TEST(ClusterStateAllocations, AllocationBeforeItsPool) {
   state.apply_put("ippools/late", pool_json("late", "10.0.0.1-10.0.0.100"), 4, 4);
   ASSERT_NE(state.allocation(ip("10.0.0.9")), nullptr);
   EXPECT_EQ(state.allocation(ip("10.0.0.9"))->allocation(ip("10.0.0.9")), a);
-  EXPECT_EQ(state.allocation(ip("10.0.0.9"))->create_revision, 3);
+  EXPECT_EQ(state.allocation(ip("10.0.0.9"))->create_revision(), 3);
 }
 
 TEST(ClusterStateAllocations, ManyAllocationsIterateInAddressOrder) {
@@ -247,6 +263,48 @@ TEST(ClusterStateAllocations, ManyAllocationsIterateInAddressOrder) {
     EXPECT_EQ(stored.record.container_id(), "c" + std::to_string(expected));
     expected += 2;
   }
+}
+
+// An allocation at a revision beyond what a record keeps (2^48 - 1) is still held: its address
+// must not be handed out again. The problem is noted, and the view still knows the exact
+// revision (a release compares it) and ignores older copies.
+TEST(ClusterStateAllocations, RevisionsBeyondWhatARecordKeepsStayAllocated) {
+  ClusterState state;
+  state.apply_put("ippools/p", pool_json("p", "10.0.0.1-10.0.0.100"), 1, 1);
+  Allocation a = full("10.0.0.7");
+  a.pool = "p";
+  const std::string key = "ips/p/10.0.0.7";
+  const std::int64_t highest = StoredAllocation::kMaxRevision;
+  EXPECT_EQ(highest, (std::int64_t{1} << 48) - 1);
+  state.apply_put(key, nlohmann::json(a).dump(), highest, highest);
+  ASSERT_NE(state.allocation(ip("10.0.0.7")), nullptr);
+  EXPECT_EQ(state.allocation(ip("10.0.0.7"))->mod_revision(), highest);
+  EXPECT_EQ(state.applied_revision(key), highest);
+  EXPECT_TRUE(state.problems().empty());
+
+  a.mac = "02:00:00:00:00:99";
+  state.apply_put(key, nlohmann::json(a).dump(), highest + 2, highest);
+  const StoredAllocation* held = state.allocation(ip("10.0.0.7"));
+  ASSERT_NE(held, nullptr);
+  EXPECT_EQ(held->allocation(ip("10.0.0.7")), a);
+  EXPECT_EQ(held->mod_revision(), highest);  // capped
+  EXPECT_EQ(held->create_revision(), highest);
+  EXPECT_EQ(state.applied_revision(key), highest + 2);  // exact
+  EXPECT_EQ(state.counts("p").allocated, 1u);
+  ASSERT_EQ(state.problems().size(), 1u);
+  EXPECT_EQ(state.problems()[0].key, key);
+  EXPECT_EQ(state.problems()[0].message,
+            "allocation at revision 281474976710657 is beyond revision 281474976710655, the "
+            "highest this view keeps: its address stays allocated");
+
+  // An older copy is ignored; a newer delete frees the address.
+  EXPECT_FALSE(state.apply(
+      store::Event{store::Event::Type::del, store::KeyValue{key, "", highest, highest + 1, 1}}));
+  EXPECT_NE(state.allocation(ip("10.0.0.7")), nullptr);
+  state.apply_delete(key, highest + 3);
+  EXPECT_EQ(state.allocation(ip("10.0.0.7")), nullptr);
+  EXPECT_EQ(state.counts("p").allocated, 0u);
+  EXPECT_EQ(state.applied_revision(key), highest + 3);
 }
 
 // Loading key by key from the store gives the view a whole list gives; both read allocations
@@ -280,7 +338,7 @@ TEST(ClusterStateAllocations, LoadIsFromListWithoutTheList) {
     const IpAddress address = stored.record.ip(value);
     ASSERT_NE(state.allocation(address), nullptr);
     EXPECT_EQ(state.allocation(address)->allocation(address), stored.allocation(address));
-    EXPECT_EQ(state.allocation(address)->mod_revision, stored.mod_revision);
+    EXPECT_EQ(state.allocation(address)->mod_revision(), stored.mod_revision());
   }
   EXPECT_EQ(state.orphan_allocations().size(), 1u);
   for (const ClusterState* view : {&state, &from_list}) {
