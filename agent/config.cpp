@@ -28,7 +28,7 @@ struct Field {
 };
 
 // The one list of settings. Add a row (and a member of AgentConfig) for a new one.
-const std::array<Field, 26> kFields{{
+const std::array<Field, 27> kFields{{
     {"store", "Store URL: file:///path or etcd://host:port[,...]", &AgentConfig::store},
     {"socket", "Unix socket the IPAM API listens on", &AgentConfig::socket},
     {"node-name", "This node's name, recorded in allocations (default: hostname)",
@@ -77,6 +77,10 @@ const std::array<Field, 26> kFields{{
     {"conflict-dedup-seconds",
      "The watcher reports one (IP, MAC) again only after this long (a new MAC at once)",
      &AgentConfig::conflict_dedup_seconds},
+    {"conflict-ring-kib",
+     "Size of the watcher's kernel ring buffer in KiB, a power of 2 (4..65536; 48 bytes an "
+     "event; a pinned buffer keeps the size it was created with)",
+     &AgentConfig::conflict_ring_kib},
     {"conflict-active-seconds",
      "ipfence_conflict_active stays 1 this long after a conflict was last seen",
      &AgentConfig::conflict_active_seconds},
@@ -238,6 +242,10 @@ void check_guard(AgentConfig& config) {
     if (value == 0 || value > kMaxCapacity)
       throw ConfigError(std::string(name) + ": " + std::to_string(value) + " is not in 1.." +
                         std::to_string(kMaxCapacity));
+  const std::uint32_t ring = config.conflict_ring_kib;
+  if (ring < 4 || ring > 65536 || (ring & (ring - 1)) != 0)
+    throw ConfigError("conflict-ring-kib: " + std::to_string(ring) +
+                      " is not a power of 2 in 4..65536");
   if (config.quarantine_max_per_pool > kMaxCapacity)
     throw ConfigError("quarantine-max-per-pool: " + std::to_string(config.quarantine_max_per_pool) +
                       " is not in 0.." + std::to_string(kMaxCapacity));

@@ -42,6 +42,7 @@ struct AgentConfig {
   // The conflict watch (agent/conflict/, issue 5): a TC ingress program beside the guard.
   bool conflict_watch = true;
   std::uint32_t conflict_dedup_seconds = 10;
+  std::uint32_t conflict_ring_kib = 128;  // the watcher's ring buffer (datapath/watch.h)
   std::uint32_t conflict_active_seconds = 60;
   bool quarantine = true;
   std::uint32_t quarantine_quiet_seconds = 600;

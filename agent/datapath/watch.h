@@ -64,11 +64,13 @@ struct WatchOptions {
   // least recently seen are forgotten (and would be reported again), never refused.
   std::uint32_t dedup_entries = 16384;
   // Ring buffer size in bytes: a power of 2, at least a page. Each event takes 48 bytes; the
-  // default holds about 5,400: every pool address of a /20 claimed at once, or 54 ms of a
+  // default holds about 2,700: every pool address of a /21 claimed at once, or 27 ms of a
   // 100,000 frames/s flood of new (IP, MAC) pairs, which the agent (writing the store per
-  // event, ~2,000/s) could not keep up with at any size. The whole buffer counts in the
-  // agent's RSS twice (the kernel maps its pages two times in a row): 1 MiB cost 2 MiB.
-  std::uint32_t ringbuf_bytes = 256u << 10;
+  // event, ~2,000/s) could not keep up with at any size. An event that finds it full is
+  // counted as lost and leaves the dedup state alone, so the pair's next frame is reported.
+  // The whole buffer counts in the agent's RSS twice (the kernel maps its pages two times in
+  // a row): 1 MiB cost 2 MiB. The agent's --conflict-ring-kib sets it.
+  std::uint32_t ringbuf_bytes = 128u << 10;
   std::uint32_t tc_handle = kDefaultWatchTcHandle;
   std::uint32_t tc_priority = kDefaultWatchTcPriority;
 };

@@ -221,7 +221,7 @@ struct Run {
   double hwm_mb = 0;
   double anon_mb = 0;  // heap and stacks: what the agent's own data costs
   // Pages of the binary and its libraries (with etcd, libcurl's tree too), and the conflict
-  // ring buffer (256 KiB, mapped twice: 512 KiB).
+  // ring buffer (128 KiB, mapped twice: 256 KiB).
   double file_mb = 0;
   double maps_mb = 0;
 };

@@ -102,7 +102,8 @@ TEST(ConfigTest, UnknownKeyInFileIsAnErrorNamingIt) {
                 "metrics-addr, log-level, log-json, guard, bpf-pin-dir, masters, guard-mode, "
                 "master-mode, reserved-policy, pod-guard, pod-cgroup, max-leases, "
                 "max-reserved-prefixes, "
-                "conflict-watch, conflict-dedup-seconds, conflict-active-seconds, quarantine, "
+                "conflict-watch, conflict-dedup-seconds, conflict-ring-kib, "
+                "conflict-active-seconds, quarantine, "
                 "quarantine-quiet-seconds, quarantine-max-per-pool, conflict-probe, "
                 "conflict-probe-count, conflict-probe-timeout-ms");
 }
@@ -111,6 +112,7 @@ TEST(ConfigTest, ConflictWatchSettingsHaveDefaultsAndAreChecked) {
   CommandLine defaults = parse({});
   EXPECT_TRUE(defaults.config.conflict_watch);
   EXPECT_EQ(defaults.config.conflict_dedup_seconds, 10u);
+  EXPECT_EQ(defaults.config.conflict_ring_kib, 128u);
   EXPECT_TRUE(defaults.config.quarantine);
   EXPECT_EQ(defaults.config.quarantine_quiet_seconds, 600u);
   EXPECT_EQ(defaults.config.quarantine_max_per_pool, 64u);
@@ -122,6 +124,10 @@ TEST(ConfigTest, ConflictWatchSettingsHaveDefaultsAndAreChecked) {
   EXPECT_EQ(set.config.conflict_dedup_seconds, 2u);
   EXPECT_EQ(error_of({"--quarantine-max-per-pool", "99999999"}),
             "quarantine-max-per-pool: 99999999 is not in 0..16777216");
+  EXPECT_EQ(parse({"--conflict-ring-kib", "1024"}).config.conflict_ring_kib, 1024u);
+  for (const char* bad : {"0", "2", "96", "131072"})
+    EXPECT_EQ(error_of({"--conflict-ring-kib", bad}),
+              std::string("conflict-ring-kib: ") + bad + " is not a power of 2 in 4..65536");
 }
 
 TEST(ConfigTest, FileErrorsNameTheKey) {
