@@ -111,6 +111,7 @@ int run(const AgentConfig& config) {
     datapath::WatchOptions watch_options;
     watch_options.pin_dir = config.bpf_pin_dir;
     watch_options.dedup_interval = std::chrono::seconds(config.conflict_dedup_seconds);
+    watch_options.ringbuf_bytes = config.conflict_ring_kib << 10;
     auto opened = datapath::Watcher::open(watch_options);
     if (!opened) return fail("conflict watch: " + opened.error().message);
     conflict_watcher = std::move(*opened);

@@ -6,10 +6,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "tests/e2e/support/agent_node.h"
 #include "tests/e2e/support/enforcement.h"
@@ -29,10 +33,12 @@ const Mac kBroadcast{0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 class ConflictE2eTest : public ::testing::Test {
  protected:
   // The seed's objects with a pool of 10 IPs: 10.6.168.131-140, of which 131-132 reserved.
-  void start(const std::string& tag) {
+  void start(const std::string& tag, const std::vector<std::string>& extra_args = {}) {
     bpffs_ = std::make_unique<BpffsMount>();
     AgentNodeOptions options;
     options.extra_agent_args = {bpffs_->agent_flag(), "--conflict-dedup-seconds=1"};
+    options.extra_agent_args.insert(options.extra_agent_args.end(), extra_args.begin(),
+                                    extra_args.end());
     node_ = std::make_unique<AgentNode>(unique_name(tag), options);
     master_ = node_->topology().master();
     node_->apply(seed_multus_config(master_));
@@ -98,6 +104,16 @@ class ConflictE2eTest : public ::testing::Test {
   }
 
   std::string outside_mac_text() const { return format_mac(outside_mac_); }
+
+  // The size of the watcher's ring buffer as the kernel has it: bpftool reads the pin.
+  std::int64_t ring_buffer_bytes() const {
+    ProcessResult shown =
+        run_process({"bpftool", "-j", "map", "show", "pinned", bpffs_->dir() + "/ipf_watch_rb"});
+    if (shown.exit_code != 0) throw std::runtime_error("bpftool map show: " + shown.err);
+    const json map = json::parse(shown.out);
+    if (map.value("type", "") != "ringbuf") throw std::runtime_error("not a ringbuf: " + shown.out);
+    return map.value("max_entries", std::int64_t{0});
+  }
 
   std::unique_ptr<BpffsMount> bpffs_;
   std::unique_ptr<AgentNode> node_;
@@ -185,6 +201,7 @@ TEST_F(ConflictE2eTest, ASquattersIpIsQuarantinedAndTheNextAddGetsAnotherIp) {
 
 TEST_F(ConflictE2eTest, AReservedIpInUseOutsideIsCountedButNotAConflict) {
   start("cfresv");
+  EXPECT_EQ(ring_buffer_bytes(), 128 * 1024);  // the default
   claim_from_outside("10.6.168.131");
   wait_for_conflicts("reserved", 1);
   const std::string metrics = agent_metrics(*node_);
@@ -193,6 +210,14 @@ TEST_F(ConflictE2eTest, AReservedIpInUseOutsideIsCountedButNotAConflict) {
   EXPECT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_EQ(listed.err, "No conflicts found.\n");
   EXPECT_THAT(node_->agent().log(), Not(HasSubstr("\"event\":\"conflict\"")));
+}
+
+// --conflict-ring-kib sizes the watcher's ring buffer, and reports still come through it.
+TEST_F(ConflictE2eTest, TheRingBufferHasTheSizeOfConflictRingKib) {
+  start("cfring", {"--conflict-ring-kib=64"});
+  EXPECT_EQ(ring_buffer_bytes(), 64 * 1024);
+  claim_from_outside("10.6.168.131");
+  wait_for_conflicts("reserved", 1);
 }
 
 // promtool accepts the agent's exposition, and a real Prometheus scraping the agent (inside
