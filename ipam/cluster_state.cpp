@@ -41,6 +41,12 @@ std::optional<T> parse_json_as(const std::string& value, std::string& problem) {
 
 const IpSet kEmptyV4{IpFamily::v4};
 
+// The problem of a record at a revision beyond what the view keeps (kMaxKeptRevision).
+std::string beyond_kept_revision(const char* kind, std::int64_t revision) {
+  return std::string(kind) + " at revision " + std::to_string(revision) + " is beyond revision " +
+         std::to_string(kMaxKeptRevision) + ", the highest this view keeps";
+}
+
 }  // namespace
 
 std::optional<IpAddress> ip_of_allocation_key(const std::string& key) {
@@ -138,10 +144,7 @@ void ClusterState::put_key(const std::string& key, const std::string& value, std
     if (!attachment || !ids) return note_problem(key, "unreadable attachment: " + problem);
     attachments_.erase(AttachmentProbe(ids->first, ids->second));
     if (revision > StoredAttachment::kMaxRevision)
-      return note_problem(key, "attachment at revision " + std::to_string(revision) +
-                                   " is beyond revision " +
-                                   std::to_string(StoredAttachment::kMaxRevision) +
-                                   ", the highest this view keeps");
+      return note_problem(key, beyond_kept_revision("attachment", revision));
     AttachmentRecord record(*attachment, ids->first, ids->second);
     if (attachment->ips.size() == 1) {  // its allocation may be in already (else: derived then)
       const auto& held = attachment->ips.front();
@@ -338,9 +341,8 @@ bool ClusterState::put_allocation(const std::string& key, const std::string& val
   // (key_revisions_, as for keys without a record) for applied_revision(), and it is noted.
   const bool in_record = std::max(revision, create_revision) <= StoredAllocation::kMaxRevision;
   if (!in_record)
-    note_problem(key, "allocation at revision " + std::to_string(revision) +
-                          " is beyond revision " + std::to_string(StoredAllocation::kMaxRevision) +
-                          ", the highest this view keeps: its address stays allocated");
+    note_problem(key,
+                 beyond_kept_revision("allocation", revision) + ": its address stays allocated");
   StoredAllocation stored{AllocationRecord(*allocation, *ip), create_revision, revision};
   derive_attachment(stored.record, *ip);
   auto pool = pools_.find(ids->first);

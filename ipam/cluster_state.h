@@ -30,16 +30,20 @@
 
 namespace ipfence::ipam {
 
+// A revision as the view's allocation and attachment records keep it: 6 bytes, so 2^48 - 1 at
+// most, as the file store's (a million writes a second for 8.9 years; etcd would need
+// centuries). What happens beyond is each record's own policy, below.
+using KeptRevision = store::PackedUint<6>;
+inline constexpr std::int64_t kMaxKeptRevision = static_cast<std::int64_t>(KeptRevision::kMax);
+
 // An allocation as the view keeps it: compact (allocation_record.h), without its address,
 // which is the key it is stored under. 40 bytes: both revisions in 6 bytes each beside the
 // 24-byte record (with int64 revisions: 48, and a 64-byte B-tree slot with its key).
 class StoredAllocation {
  public:
-  // The highest revision a StoredAllocation holds: 2^48 - 1, as the file store's (a million
-  // writes a second for 8.9 years). A higher one is kept as this, never refused: refusing
-  // would free the address in the view while a pod holds it (ClusterState notes a problem).
-  static constexpr std::int64_t kMaxRevision =
-      static_cast<std::int64_t>(store::PackedUint<6>::kMax);
+  // A higher revision is kept as this, never refused: refusing would free the address in the
+  // view while a pod holds it (ClusterState notes a problem).
+  static constexpr std::int64_t kMaxRevision = kMaxKeptRevision;
 
   StoredAllocation() = default;
   StoredAllocation(AllocationRecord allocation_record, std::int64_t create_revision,
@@ -60,8 +64,8 @@ class StoredAllocation {
     return static_cast<std::uint64_t>(std::clamp<std::int64_t>(revision, 0, kMaxRevision));
   }
 
-  store::PackedUint<6> create_revision_;
-  store::PackedUint<6> mod_revision_;
+  KeptRevision create_revision_;
+  KeptRevision mod_revision_;
 };
 static_assert(sizeof(StoredAllocation) == 40, "a 56-byte B-tree slot with its 16-byte key");
 
@@ -80,10 +84,8 @@ struct StoredRecord {
 // record made a 48-byte slot (65,536 attachments: -0.6 MB).
 class StoredAttachment {
  public:
-  // The highest revision a StoredAttachment holds: 2^48 - 1, as the file store's (a million
-  // writes a second for 8.9 years; etcd would need centuries). ClusterState refuses beyond.
-  static constexpr std::int64_t kMaxRevision =
-      static_cast<std::int64_t>(store::PackedUint<6>::kMax);
+  // ClusterState refuses an attachment beyond this (a problem noted).
+  static constexpr std::int64_t kMaxRevision = kMaxKeptRevision;
 
   StoredAttachment() = default;
   // `mod_revision`: at most kMaxRevision.
@@ -99,7 +101,7 @@ class StoredAttachment {
   [[no_unique_address]] AttachmentRecord record;
 
  private:
-  store::PackedUint<6> mod_revision_;
+  KeptRevision mod_revision_;
 };
 static_assert(sizeof(StoredAttachment) == 40, "the revision belongs in the record's padding");
 
