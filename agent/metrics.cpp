@@ -15,6 +15,11 @@
 namespace ipfence::agent {
 namespace {
 
+// Everything in `registry`, in Prometheus' text exposition format (what /metrics serves).
+std::string text_format(const prometheus::Registry& registry) {
+  return prometheus::TextSerializer().Serialize(registry.Collect());
+}
+
 constexpr std::array<const char*, 5> kPoolStates{"total", "allocated", "reserved", "quarantined",
                                                  "available"};
 
@@ -118,14 +123,14 @@ void Metrics::set_store_up(bool up) {
 }
 
 std::string Metrics::render() const {
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  return text_format(*registry_);
 }
 
 MetricsServer::MetricsServer(std::shared_ptr<prometheus::Registry> registry)
     : registry_(std::move(registry)) {
   router_.add("GET", "/metrics", [this](const HttpRequest&) {
     HttpResponse response;
-    response.body = prometheus::TextSerializer().Serialize(registry_->Collect());
+    response.body = text_format(*registry_);
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return response;
   });
